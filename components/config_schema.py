@@ -1,0 +1,192 @@
+"""Reads nested stack config into frozen dataclasses, collecting every problem instead of
+stopping at the first, so one `pulumi preview` tells the user everything to fix."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Union
+
+# A check returns None when the value is fine, else what was expected instead.
+Check = Callable[[Any], str | None]
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    value: Any
+    expected: str
+    secret: bool = False
+
+    def __str__(self) -> str:
+        if self.secret:
+            shown = "(value hidden)"
+        elif self.value is None:
+            shown = "(not set)"
+        else:
+            shown = json.dumps(self.value) if not isinstance(self.value, str) else repr(self.value)
+        return f"{self.key} = {shown}: expected {self.expected}"
+
+
+class SettingsError(ValueError):
+    """Raised before any resource is registered; lists every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"the stack config has {len(problems)} problem(s); "
+            f"fix each with `pulumi config set [--path] KEY VALUE`:\n{lines}"
+        )
+
+
+def setting(default: Any = dataclasses.MISSING, *, doc: str, check: Check | None = None,
+            factory: Callable[[], Any] | None = None) -> Any:
+    """A dataclass field that also carries its documentation and its value check."""
+    meta = {"doc": doc, "check": check}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def config_fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    """The config keys of a settings dataclass (camelCase), mapped to their fields."""
+    return {camel(f.name): f for f in dataclasses.fields(cls) if f.init and "doc" in f.metadata}
+
+
+def suggest(key: str, known: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+class _Invalid:
+    """Marks a value already reported as a problem."""
+
+
+INVALID: Any = _Invalid()
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "a whole number"
+    if tp is str:
+        return "a string"
+    if origin is Literal:
+        return "one of " + ", ".join(json.dumps(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return f"a list of {_describe(typing.get_args(tp)[0])}s"
+    if origin in (Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(_describe(a) for a in inner) + " (or unset)"
+    if dataclasses.is_dataclass(tp):
+        return "an object with keys " + ", ".join(config_fields(tp))  # type: ignore[arg-type]
+    return str(tp)
+
+
+def coerce(tp: Any, value: Any, key: str, problems: list[Problem]) -> Any:
+    """Checks a JSON-decoded value against a type hint; reports and returns INVALID if wrong."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            return coerce(inner[0], value, key, problems)
+    ok: bool
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is str:
+        ok = isinstance(value, str)
+    elif origin is Literal:
+        # bool is an int in Python: `true` must not pass for the literal 1
+        ok = value in typing.get_args(tp) and type(value) in {type(a) for a in typing.get_args(tp)}
+    elif origin is tuple:
+        if not isinstance(value, list):
+            ok = False
+        else:
+            item_tp = typing.get_args(tp)[0]
+            items = [coerce(item_tp, v, f"{key}[{i}]", problems) for i, v in enumerate(value)]
+            return INVALID if any(i is INVALID for i in items) else tuple(items)
+    elif dataclasses.is_dataclass(tp):
+        if isinstance(value, Mapping):
+            return parse_object(tp, value, key + ".", problems)  # type: ignore[arg-type]
+        ok = False
+    else:  # pragma: no cover - a schema bug, not a user error
+        raise TypeError(f"unsupported settings type {tp!r} at {key}")
+    if not ok:
+        problems.append(Problem(key, value, _describe(tp)))
+        return INVALID
+    return value
+
+
+T = typing.TypeVar("T")
+
+
+def parse_object(cls: type[T], raw: Mapping[str, Any], prefix: str, problems: list[Problem],
+                 extra: Mapping[str, Any] | None = None) -> Any:
+    """Builds `cls` from a mapping of camelCase keys; unknown keys and bad values become problems.
+
+    Returns INVALID if any field was bad, so cross-field checks can skip half-read objects."""
+    known = config_fields(cls)
+    hints = typing.get_type_hints(cls)
+    bad = False
+    for key, value in raw.items():
+        if key not in known:
+            problems.append(Problem(
+                prefix + key, value,
+                f"a known key ({key!r} is not one); valid here: {', '.join(known)}{suggest(key, known)}"))
+            bad = True
+    kwargs: dict[str, Any] = dict(extra or {})
+    for key, f in known.items():
+        if key not in raw:
+            continue
+        value = coerce(hints[f.name], raw[key], prefix + key, problems)
+        check: Check | None = f.metadata.get("check")
+        if value is not INVALID and value is not None and check is not None:
+            expected = check(value)
+            if expected:
+                problems.append(Problem(prefix + key, raw[key], expected))
+                value = INVALID
+        if value is INVALID:
+            bad = True
+        else:
+            kwargs[f.name] = value
+    return INVALID if bad else cls(**kwargs)
+
+
+def reference(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, meaning) for every leaf setting, in declaration order, for the README table."""
+    rows: list[tuple[str, str, str]] = []
+    hints = typing.get_type_hints(cls)
+    for key, f in config_fields(cls).items():
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            rows.extend(reference(tp, f"{prefix}{key}."))  # type: ignore[arg-type]
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        if isinstance(default, tuple):
+            default = list(default)
+        shown = "(unset)" if default is None else json.dumps(default)
+        rows.append((prefix + key, shown, f.metadata["doc"]))
+    return rows

@@ -1,0 +1,61 @@
+"""The Google APIs a stack's features need, each enabled once and never disabled on destroy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.settings import Settings
+
+ARTIFACT_REGISTRY = "artifactregistry.googleapis.com"
+CONTAINER_SCANNING = "containerscanning.googleapis.com"
+RESOURCE_MANAGER = "cloudresourcemanager.googleapis.com"
+
+
+def apis_for(settings: Settings) -> tuple[str, ...]:
+    """Exactly the APIs the enabled features call, sorted so previews are stable."""
+    apis: set[str] = set()
+    ar = settings.artifact_registry
+    if settings.uses_artifact_registry:
+        apis.add(ARTIFACT_REGISTRY)
+        if ar.vulnerability_scanning:
+            apis.add(CONTAINER_SCANNING)
+        if ar.audit_logs:
+            apis.add(RESOURCE_MANAGER)  # project audit config
+    return tuple(sorted(apis))
+
+
+@dataclass(frozen=True)
+class ProjectServicesArgs:
+    project: str
+    apis: tuple[str, ...]
+
+
+class ProjectServices(pulumi.ComponentResource):
+    """One `gcp.projects.Service` per API; other components depend on the ones they use."""
+
+    def __init__(self, name: str, args: ProjectServicesArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("image-sharing:gcp:ProjectServices", name, None, opts)
+        self.services: dict[str, gcp.projects.Service] = {
+            api: gcp.projects.Service(
+                api.split(".")[0],
+                project=args.project,
+                service=api,
+                # Other workloads in the project may use the same API: never switch it off.
+                disable_on_destroy=False,
+                disable_dependent_services=False,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for api in args.apis
+        }
+        self.register_outputs({"apis": list(args.apis)})
+
+    def needs(self, *apis: str) -> list[pulumi.Resource]:
+        """The services a resource must wait for (eventual consistency of API enablement)."""
+        missing = [api for api in apis if api not in self.services]
+        if missing:
+            raise KeyError(f"APIs not enabled for this stack: {missing}; add them to apis_for()")
+        return [self.services[api] for api in apis]

@@ -1,0 +1,307 @@
+"""The one typed, validated view of a stack's config. Built once, before any resource exists.
+
+Keys live in the project's config namespace as camelCase objects (see the README table, which a test
+keeps in sync with the `doc` texts here), plus `gcp:project` / `gcp:region` / `gcp:zone` and four
+secret-only keys."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import pulumi
+
+from components import checks
+from components.config_schema import (
+    INVALID,
+    Problem,
+    SettingsError,
+    parse_object,
+    setting,
+    suggest,
+)
+from components.gcp_locations import REGIONS, ZONES
+
+DEFAULT_REGION = "asia-northeast3"
+IAP_RANGE = "35.235.240.0/20"
+REGISTRY_IMAGE = "registry:2.8.3"
+SECRET_KEYS = ("githubToken", "dockerHubToken", "registryTlsCert", "registryTlsKey")
+
+
+@dataclass(frozen=True)
+class CleanupSettings:
+    keep_recent: int = setting(5, check=checks.in_range(1, 1000),
+                               doc="Versions kept per image whatever their age (newest first).")
+    delete_untagged_after_days: int = setting(7, check=checks.in_range(1, 3650, " days"),
+                                              doc="Untagged versions older than this are deleted.")
+    protected_tag_prefixes: tuple[str, ...] = setting(
+        ("v",), check=checks.each(checks.matches(checks.TAG_PREFIX, "a Docker tag prefix")),
+        doc="Tags starting with one of these are never deleted.")
+    dry_run: bool = setting(False, doc="Only log what the cleanup policies would delete.")
+
+
+@dataclass(frozen=True)
+class ArtifactRegistrySettings:
+    enabled: bool = setting(True, doc="Create the Artifact Registry Docker repository (gcp target).")
+    repository_id: str = setting(
+        "images", doc="Repository id: lowercase letter first, then letters, digits, hyphens (<= 63).",
+        check=checks.matches(checks.REPOSITORY_ID,
+                             "a lowercase letter, then lowercase letters, digits or hyphens, 63 at most"))
+    description: str = setting("Docker images shared by the team, managed by Pulumi",
+                               doc="Repository description shown in the console.")
+    immutable_tags: bool | None = setting(None, doc="Refuse to overwrite a pushed tag. Unset: on in production.")
+    cleanup: CleanupSettings = setting(factory=CleanupSettings, doc="Cleanup policies.")
+    docker_hub_proxy: bool = setting(False, doc="Add a remote repository that caches Docker Hub.")
+    kms_key_name: str | None = setting(
+        None, doc="Customer-managed key projects/P/locations/L/keyRings/R/cryptoKeys/K (fixed at creation).",
+        check=checks.matches(checks.KMS_KEY, "projects/P/locations/L/keyRings/R/cryptoKeys/K"))
+    vulnerability_scanning: bool = setting(False, doc="Enable the Container Scanning API for pushed images.")
+    readers: tuple[str, ...] = setting((), check=checks.each(checks.iam_member),
+                                       doc="Members granted roles/artifactregistry.reader on the repository.")
+    writers: tuple[str, ...] = setting((), check=checks.each(checks.iam_member),
+                                       doc="Members granted roles/artifactregistry.writer on the repository.")
+    audit_logs: bool = setting(False, doc="Data Access audit logs (who pulled and pushed) for Artifact Registry.")
+
+
+@dataclass(frozen=True)
+class SampleImageSettings:
+    enabled: bool = setting(True, doc="Build app/ and push it to the stack's registry.")
+    name: str = setting("hello-nginx", doc="Image name (repository path) in every registry.",
+                        check=checks.matches(checks.IMAGE_NAME, "a lowercase Docker image name"))
+    docker_hub_user: str | None = setting(
+        None, doc="Also push to Docker Hub as USER/REPOSITORY (needs the dockerHubToken secret).",
+        check=checks.matches(checks.DOCKER_HUB_USER, "a Docker Hub user name (4-30 lowercase letters/digits)"))
+    docker_hub_repository: str | None = setting(
+        None, doc="Docker Hub repository name. Unset: the image name.",
+        check=checks.matches(checks.IMAGE_NAME, "a lowercase Docker repository name"))
+
+
+@dataclass(frozen=True)
+class BuildTriggerSettings:
+    github_repository: str | None = setting(
+        None, doc="GitHub OWNER/REPO whose pushes rebuild the image. Unset: no trigger.",
+        check=checks.matches(checks.GITHUB_REPO, "OWNER/REPO as on GitHub"))
+    branch: str = setting("^main$", check=checks.regex, doc="Branch regex (RE2) that triggers a build.")
+    generation: Literal[1, 2] = setting(1, doc="GitHub connection: 1 (Cloud Build GitHub App) or 2 (cloudbuildv2).")
+    app_installation_id: int | None = setting(
+        None, check=checks.in_range(1, 2**53), doc="Cloud Build GitHub App installation id (generation 2).")
+    require_approval: bool | None = setting(None, doc="Builds wait for manual approval. Unset: on in production.")
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    image: str = setting(REGISTRY_IMAGE, check=checks.pinned_image,
+                         doc="registry:2 image, pinned to a tag >= 2.8.3 or a digest.")
+    port: int = setting(5000, check=checks.in_range(1024, 65535), doc="Port the registry listens on.")
+    username: str = setting("registry", doc="htpasswd user name (password generated).",
+                            check=checks.matches(checks.HTPASSWD_USER, "a lowercase user name"))
+    delete_enabled: bool = setting(False, doc="Allow deleting manifests through the API.")
+
+
+@dataclass(frozen=True)
+class RegistryVmSettings:
+    enabled: bool = setting(True, doc="Run the self-hosted registry on a GCE VM (gcp target).")
+    machine_type: str = setting(
+        "e2-micro", doc="GCE machine type.",
+        check=checks.matches(checks.MACHINE_TYPE, "a GCE machine type such as e2-micro or n2-standard-2"))
+    disk_size_gb: int = setting(10, check=checks.in_range(10, 2048, " GB"), doc="Data disk size (disk storage).")
+    storage: Literal["disk", "gcs"] = setting("disk", doc="Where images live: a persistent disk or a GCS bucket.")
+    bucket_name: str | None = setting(None, doc="GCS bucket for storage=gcs (globally unique).",
+                                      check=checks.matches(checks.BUCKET, "a GCS bucket name"))
+    instances: int = setting(1, check=checks.in_range(1, 10), doc="Registry VMs (more than 1 needs storage=gcs).")
+    ssh_source_ranges: tuple[str, ...] = setting(
+        (IAP_RANGE,), check=checks.each(checks.admin_cidr), doc="Sources allowed to SSH (default: IAP only).")
+    direct_access_cidrs: tuple[str, ...] = setting(
+        (), check=checks.each(checks.admin_cidr),
+        doc="Sources allowed to reach the registry port directly (needs the TLS secrets).")
+    snapshot_retention_days: int = setting(7, check=checks.in_range(1, 365, " days"),
+                                           doc="Days daily data-disk snapshots are kept.")
+
+
+@dataclass(frozen=True)
+class GcpSettings:
+    project: str
+    region: str
+    zone: str
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret config values, present only as Pulumi secrets."""
+    github_token: pulumi.Output[str] | None = None
+    docker_hub_token: pulumi.Output[str] | None = None
+    registry_tls_cert: pulumi.Output[str] | None = None
+    registry_tls_key: pulumi.Output[str] | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_name: str
+    stack: str
+    gcp: GcpSettings | None
+    secrets: Secrets
+    target: Literal["gcp", "local"] = setting("gcp", doc="Where registries run: gcp (dev/prod) or local Docker.")
+    production: bool = setting(False, doc="Production defaults: protect stateful resources, immutable tags, approvals.")
+    artifact_registry: ArtifactRegistrySettings = setting(factory=ArtifactRegistrySettings, doc="")
+    sample_image: SampleImageSettings = setting(factory=SampleImageSettings, doc="")
+    build_trigger: BuildTriggerSettings = setting(factory=BuildTriggerSettings, doc="")
+    registry: RegistrySettings = setting(factory=RegistrySettings, doc="")
+    registry_vm: RegistryVmSettings = setting(factory=RegistryVmSettings, doc="")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Applied once, through the gcp provider's default_labels."""
+        return {"managed-by": "pulumi", "stack": _label(self.stack), "project": _label(self.project_name)}
+
+    @property
+    def uses_artifact_registry(self) -> bool:
+        return self.target == "gcp" and self.artifact_registry.enabled
+
+    @property
+    def uses_registry_vm(self) -> bool:
+        return self.target == "gcp" and self.registry_vm.enabled
+
+    @property
+    def uses_build_trigger(self) -> bool:
+        return self.uses_artifact_registry and self.build_trigger.github_repository is not None
+
+    @property
+    def uses_local_registry(self) -> bool:
+        return self.target == "local"
+
+    @property
+    def immutable_tags(self) -> bool:
+        explicit = self.artifact_registry.immutable_tags
+        return self.production if explicit is None else explicit
+
+    @property
+    def require_approval(self) -> bool:
+        explicit = self.build_trigger.require_approval
+        return self.production if explicit is None else explicit
+
+
+def _label(value: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "-", value.lower())[:63]
+
+
+def _decode(raw: str) -> Any:
+    """Pulumi hands every top-level value over as a string; objects and scalars are JSON."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _all_config() -> dict[str, Any]:
+    # pulumi.Config only answers for keys it is asked about; to report typos in top-level keys
+    # we need every key the engine passed in (pulumi.runtime.config holds them).
+    from pulumi.runtime import config as runtime_config
+
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
+def _read_gcp(target: str, problems: list[Problem]) -> GcpSettings | None:
+    gcp = pulumi.Config("gcp")
+    project, region, zone = gcp.get("project"), gcp.get("region"), gcp.get("zone")
+    if target != "gcp":
+        return None
+    if project is None:
+        problems.append(Problem("gcp:project", None,
+                                "your GCP project id: `pulumi config set gcp:project MY-PROJECT`"))
+    elif not checks.PROJECT_ID.fullmatch(project):
+        problems.append(Problem("gcp:project", project,
+                                "a project id: 6-30 lowercase letters, digits, hyphens; letter first"))
+    region = region or DEFAULT_REGION
+    if region not in ZONES:
+        problems.append(Problem("gcp:region", region, f"a GCP region{suggest(region, REGIONS)}"))
+        return None
+    zone = zone or ZONES[region][0]
+    if zone not in ZONES[region]:
+        problems.append(Problem("gcp:zone", zone, f"a zone of {region}: {', '.join(ZONES[region])}"))
+    if project is None or problems:
+        return None
+    return GcpSettings(project=project, region=region, zone=zone)
+
+
+def _read_secrets(namespace: str, raw: dict[str, Any], problems: list[Problem]) -> Secrets:
+    from pulumi.runtime import config as runtime_config
+
+    config = pulumi.Config(namespace)
+    values: dict[str, pulumi.Output[str] | None] = {}
+    for key in SECRET_KEYS:
+        full = f"{namespace}:{key}"
+        if key in raw and not runtime_config.is_config_secret(full):
+            problems.append(Problem(full, None, f"a secret: `pulumi config set --secret {key} ...` "
+                                    "(a plain value would sit in the stack file)", secret=True))
+        values[_snake(key)] = config.get_secret(key)
+    return Secrets(**values)
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key)
+
+
+def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
+    """Rules that tie several keys together."""
+    vm, trigger, sec = s.registry_vm, s.build_trigger, s.secrets
+    if s.uses_registry_vm:
+        if vm.storage == "gcs" and vm.bucket_name is None:
+            problems.append(Problem(f"{ns}:registryVm.bucketName", None, "a bucket name when storage is gcs"))
+        if vm.instances > 1 and vm.storage != "gcs":
+            problems.append(Problem(f"{ns}:registryVm.instances", vm.instances,
+                                    "1 with storage=disk: several registries can share only a bucket"))
+        if vm.direct_access_cidrs and (sec.registry_tls_cert is None or sec.registry_tls_key is None):
+            problems.append(Problem(
+                f"{ns}:registryVm.directAccessCidrs", list(vm.direct_access_cidrs),
+                "no direct access without TLS: set the registryTlsCert and registryTlsKey secrets, "
+                "or use the IAP tunnel"))
+    if s.uses_registry_vm or s.uses_local_registry:
+        expected = _registry_version_problem(s.registry.image)
+        if expected:
+            problems.append(Problem(f"{ns}:registry.image", s.registry.image, expected))
+    if s.uses_build_trigger and trigger.generation == 2:
+        if trigger.app_installation_id is None:
+            problems.append(Problem(f"{ns}:buildTrigger.appInstallationId", None,
+                                    "the Cloud Build GitHub App installation id (generation 2)"))
+        if sec.github_token is None:
+            problems.append(Problem(f"{ns}:githubToken", None,
+                                    "a GitHub token for generation 2: `pulumi config set --secret githubToken ...`"))
+    if s.sample_image.docker_hub_user and sec.docker_hub_token is None:
+        problems.append(Problem(f"{ns}:dockerHubToken", None,
+                                "a Docker Hub access token when sampleImage.dockerHubUser is set: "
+                                "`pulumi config set --secret dockerHubToken ...`"))
+
+
+def _registry_version_problem(image: str) -> str | None:
+    """registry:2 images before 2.8.3 lack the gcs driver; refuse them outright."""
+    if "@sha256:" in image:
+        return None
+    tag = image.rpartition(":")[2]
+    found = re.fullmatch(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?", tag)
+    if not found:
+        return None
+    version = tuple(int(part or 0) for part in found.groups())
+    return "registry 2.8.3 or newer (older images lack the gcs driver)" if version < (2, 8, 3) else None
+
+
+def load_settings() -> Settings:
+    """Reads and validates the whole stack config; raises SettingsError listing every problem."""
+    namespace = pulumi.get_project()
+    problems: list[Problem] = []
+    prefix = f"{namespace}:"
+    raw = {k[len(prefix):]: v for k, v in _all_config().items() if k.startswith(prefix)}
+    secrets = _read_secrets(namespace, raw, problems)
+    objects = {k: _decode(v) if isinstance(v, str) else v for k, v in raw.items() if k not in SECRET_KEYS}
+    parsed = parse_object(Settings, objects, prefix, problems,
+                          extra={"project_name": namespace, "stack": pulumi.get_stack(),
+                                 "gcp": None, "secrets": secrets})
+    target = parsed.target if parsed is not INVALID else objects.get("target", "gcp")
+    gcp = _read_gcp(target, problems)
+    if parsed is not INVALID:
+        parsed = replace(parsed, gcp=gcp)
+        _cross_checks(parsed, namespace, problems)
+    if problems:
+        raise SettingsError(problems)
+    return parsed

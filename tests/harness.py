@@ -1,0 +1,213 @@
+"""Runs the whole Pulumi program for a stack under Pulumi's own mocks and records what it registers:
+each resource's type, name, inputs, dependencies, provider, parent and protect flag, plus the stack
+outputs. Used by the tests and by the benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.stack import run_pulumi_func
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+STACKS = ("dev", "prod", "local")
+# What the mocks answer for invokes and for provider-computed outputs.
+PROJECT_NUMBER = "123456789012"
+ACCESS_TOKEN = "mock-access-token"
+
+
+@dataclass
+class Resource:
+    type: str
+    name: str
+    urn: str
+    custom: bool
+    inputs: dict[str, Any]
+    parent: str
+    provider: str
+    protect: bool
+    dependencies: set[str] = field(default_factory=set)  # URNs of custom resources waited for
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StackRun:
+    stack: str
+    resources: list[Resource]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+
+    @property
+    def by_urn(self) -> dict[str, Resource]:
+        return {r.urn: r for r in self.resources}
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> Resource:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {type_} {name or ''}, found {[r.name for r in found]}"
+        return found[0]
+
+    def deps_of(self, resource: Resource) -> set[str]:
+        """Dependencies as `type:name` strings, readable in assertions."""
+        urns = self.by_urn
+        return {f"{urns[u].type}:{urns[u].name}" for u in resource.dependencies if u in urns}
+
+    @property
+    def custom(self) -> list[Resource]:
+        return [r for r in self.resources if r.custom and not r.type.startswith("pulumi:providers:")]
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Echoes inputs as state and fills in the few outputs the program reads back."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        typ, name = args.typ, args.name
+        if typ == "gcp:serviceaccount/account:Account":
+            state["email"] = f"{args.inputs['accountId']}@{args.inputs.get('project', 'p')}.iam.gserviceaccount.com"
+            state["name"] = f"projects/p/serviceAccounts/{state['email']}"
+        elif typ == "gcp:artifactregistry/repository:Repository":
+            state["name"] = args.inputs.get("repositoryId", name)
+        elif typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = f"mock-password-{name}"
+            state["bcryptHash"] = "$2a$10$" + "m" * 53
+        elif typ == "docker:index/image:Image":
+            state["repoDigest"] = f"{args.inputs.get('imageName', name).rsplit(':', 1)[0]}@sha256:{'0' * 64}"
+        elif typ == "docker:index/registryImage:RegistryImage":
+            state["sha256Digest"] = "sha256:" + "0" * 64
+        elif typ == "docker:index/remoteImage:RemoteImage":
+            state["repoDigest"] = f"{args.inputs.get('name')}@sha256:{'1' * 64}"
+            state["imageId"] = "sha256:" + "1" * 64
+        return f"{name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        if args.token == "gcp:organizations/getClientConfig:getClientConfig":
+            return {"accessToken": ACCESS_TOKEN, "project": "p", "region": "r", "zone": "z",
+                    "id": "client"}, None
+        if args.token == "gcp:organizations/getProject:getProject":
+            project = args.args.get("projectId", "p")
+            return {"number": PROJECT_NUMBER, "projectId": project, "name": project, "id": project}, None
+        return {}, None
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.requests: list[Any] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if request.type != "pulumi:pulumi:Stack":
+            self.requests.append(request)
+        return super().RegisterResource(request)
+
+
+def stack_config(stack: str) -> tuple[dict[str, Any], set[str]]:
+    """The stack file's config; `secure:` values become readable test values, still secret."""
+    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
+    config: dict[str, Any] = {}
+    secret: set[str] = set()
+    for key, value in (data.get("config") or {}).items():
+        if isinstance(value, Mapping) and set(value) == {"secure"}:
+            config[key] = f"test-secret-{key.split(':')[-1]}"
+            secret.add(key)
+        else:
+            config[key] = value
+    return config, secret
+
+
+def _encode(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+async def _resolve(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, pulumi.Output):
+        return await value.future(), bool(await value.is_secret())
+    if isinstance(value, Mapping):
+        items = {k: await _resolve(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in items.items()}, any(s for _, s in items.values())
+    if isinstance(value, list | tuple):
+        resolved = [await _resolve(v) for v in value]
+        return [v for v, _ in resolved], any(s for _, s in resolved)
+    return value, False
+
+
+def run_stack(stack: str, overrides: Mapping[str, Any] | None = None,
+              secrets: Mapping[str, str] | None = None, drop: tuple[str, ...] = ()) -> StackRun:
+    """Runs __main__.py for `stack`. `overrides` replace config keys (full `ns:key` names; objects
+    are JSON-encoded as the Pulumi CLI does); `secrets` add secret keys; `drop` removes keys."""
+    config, secret_keys = stack_config(stack)
+    config.update(overrides or {})
+    for key, value in (secrets or {}).items():
+        config[key] = value
+        secret_keys.add(key)
+    for key in drop:
+        config.pop(key, None)
+
+    mocks = _Mocks()
+    monitor = _RecordingMonitor(mocks)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.settings.reset_options()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config({k: _encode(v) for k, v in config.items()}, sorted(secret_keys))
+    outputs: dict[str, Any] = {}
+    secret_outputs: set[str] = set()
+    try:
+        loop.run_until_complete(run_pulumi_func(lambda: runpy.run_path(str(ROOT / "__main__.py"))))
+        root = pulumi.runtime.settings.get_root_resource()
+        for name, value in getattr(root, "outputs", {}).items():
+            outputs[name], is_secret = loop.run_until_complete(_resolve(value))
+            if is_secret:
+                secret_outputs.add(name)
+        resources = _records(monitor, loop)
+    except BaseException:
+        # A failed run still tells what it registered: the bad-input tests assert that it is nothing.
+        _last_failed_requests[:] = list(monitor.requests)
+        raise
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+    return StackRun(stack, resources, outputs, secret_outputs)
+
+
+_last_failed_requests: list[Any] = []
+
+
+def registered_by_last_failure() -> list[str]:
+    return [f"{r.type}:{r.name}" for r in _last_failed_requests]
+
+
+def _records(monitor: _RecordingMonitor, loop: asyncio.AbstractEventLoop) -> list[Resource]:
+    from pulumi.runtime import rpc
+
+    records = []
+    for req in monitor.requests:
+        urn = monitor.make_urn(req.parent, req.type, req.name)
+        inputs = loop.run_until_complete(_deserialize(rpc, req.object))
+        deps = set(req.dependencies)
+        for prop_deps in req.propertyDependencies.values():
+            deps |= set(prop_deps.urns)
+        records.append(Resource(
+            type=req.type, name=req.name, urn=urn, custom=bool(req.custom), inputs=inputs,
+            parent=req.parent, provider=req.provider, protect=bool(req.protect), dependencies=deps,
+            options={"deleteBeforeReplace": req.deleteBeforeReplace,
+                     "retainOnDelete": req.retainOnDelete,
+                     "ignoreChanges": list(req.ignoreChanges),
+                     "replaceOnChanges": list(req.replaceOnChanges)},
+        ))
+    return records
+
+
+async def _deserialize(rpc: Any, struct: Any) -> dict[str, Any]:
+    return dict(rpc.deserialize_properties(struct, keep_unknowns=True))
