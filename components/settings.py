@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pulumi
 
@@ -304,4 +304,4 @@ def load_settings() -> Settings:
         _cross_checks(parsed, namespace, problems)
     if problems:
         raise SettingsError(problems)
-    return parsed
+    return cast(Settings, parsed)

@@ -6,7 +6,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.harness import STACKS, StackRun, run_stack  # noqa: E402
+from tests.harness import STACKS, StackRun, run_stack
 
 
 @cache

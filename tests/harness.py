@@ -109,7 +109,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         if request.type != "pulumi:pulumi:Stack":
             self.requests.append(request)
-        return super().RegisterResource(request)
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
 def stack_config(stack: str) -> tuple[dict[str, Any], set[str]]:
@@ -164,7 +164,7 @@ def run_stack(stack: str, overrides: Mapping[str, Any] | None = None,
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
     try:
-        loop.run_until_complete(run_pulumi_func(lambda: runpy.run_path(str(ROOT / "__main__.py"))))
+        loop.run_until_complete(run_pulumi_func(_program))
         root = pulumi.runtime.settings.get_root_resource()
         for name, value in getattr(root, "outputs", {}).items():
             outputs[name], is_secret = loop.run_until_complete(_resolve(value))
@@ -182,6 +182,10 @@ def run_stack(stack: str, overrides: Mapping[str, Any] | None = None,
 
 
 _last_failed_requests: list[Any] = []
+
+
+def _program() -> None:
+    runpy.run_path(str(ROOT / "__main__.py"))
 
 
 def registered_by_last_failure() -> list[str]:
