@@ -27,7 +27,19 @@ from components.gcp_locations import REGIONS, ZONES
 DEFAULT_REGION = "asia-northeast3"
 IAP_RANGE = "35.235.240.0/20"
 REGISTRY_IMAGE = "registry:2.8.3"
-SECRET_KEYS = ("githubToken", "dockerHubToken", "registryTlsCert", "registryTlsKey")
+# Keys outside the settings dataclasses, with their README rows (key, default, meaning).
+GCP_KEYS = (
+    ("gcp:project", "(required on gcp)", "GCP project id the gcp target deploys into."),
+    ("gcp:region", json.dumps(DEFAULT_REGION), "Region of the repository, the VM and the build trigger."),
+    ("gcp:zone", "(first zone of the region)", "Zone of the registry VM and its disk."),
+)
+SECRET_DOCS = {
+    "githubToken": "GitHub token for a generation-2 connection, stored in Secret Manager.",
+    "dockerHubToken": "Docker Hub access token for pushing the sample image.",
+    "registryTlsCert": "PEM certificate for direct (non-tunnel) registry access.",
+    "registryTlsKey": "PEM private key matching registryTlsCert.",
+}
+SECRET_KEYS = tuple(SECRET_DOCS)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,62 @@
+"""Each stack file, run under mocks, provisions exactly what its inventory file lists (the way Cloud
+Foundation Fabric compares a plan with an inventory): a reviewer reads one YAML per stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import stack_run
+from tests.harness import STACKS, StackRun
+
+INVENTORIES = Path(__file__).parent / "inventories"
+
+
+def key(resource_type: str, name: str) -> str:
+    return f"{resource_type}::{name}"
+
+
+def mismatches(expected: Any, actual: Any, path: str = "") -> list[str]:
+    """Where `actual` differs from `expected`; dicts compare by the expected keys only."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return [f"{path}: expected an object, got {actual!r}"]
+        return [m for k, v in expected.items()
+                for m in (mismatches(v, actual[k], f"{path}.{k}") if k in actual else [f"{path}.{k}: missing"])]
+    if expected != actual:
+        return [f"{path}: expected {expected!r}, got {actual!r}"]
+    return []
+
+
+def inventory(stack: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((INVENTORIES / f"{stack}.yaml").read_text())
+    return data
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_provisions_exactly_its_inventory(stack: str) -> None:
+    run: StackRun = stack_run(stack)
+    expected = inventory(stack)
+    registered = {key(r.type, r.name): r for r in run.resources if r.custom}
+    assert sorted(registered) == sorted(expected["resources"] or {})
+    problems = [f"{k}{m}" for k, want in (expected["resources"] or {}).items()
+                for m in mismatches(want or {}, registered[k].inputs)]
+    assert problems == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_protected_resources_match_inventory(stack: str) -> None:
+    run = stack_run(stack)
+    assert sorted(key(r.type, r.name) for r in run.resources if r.protect) == sorted(inventory(stack)["protected"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_outputs_match_inventory(stack: str) -> None:
+    run = stack_run(stack)
+    expected = inventory(stack)
+    assert sorted(run.outputs) == sorted(expected["outputs"])
+    assert mismatches({k: v for k, v in expected["outputs"].items() if v is not None}, run.outputs) == []
+    assert sorted(run.secret_outputs) == sorted(expected.get("secretOutputs", []))
