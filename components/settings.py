@@ -48,6 +48,9 @@ class CleanupSettings:
                                doc="Versions kept per image whatever their age (newest first).")
     delete_untagged_after_days: int = setting(7, check=checks.in_range(1, 3650, " days"),
                                               doc="Untagged versions older than this are deleted.")
+    delete_after_days: int = setting(
+        30, check=checks.in_range(1, 3650, " days"),
+        doc="Any version older than this is deleted unless keepRecent or a protected prefix keeps it.")
     protected_tag_prefixes: tuple[str, ...] = setting(
         ("v",), check=checks.each(checks.matches(checks.TAG_PREFIX, "a Docker tag prefix")),
         doc="Tags starting with one of these are never deleted.")
@@ -269,6 +272,11 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
                 f"{ns}:registryVm.directAccessCidrs", list(vm.direct_access_cidrs),
                 "no direct access without TLS: set the registryTlsCert and registryTlsKey secrets, "
                 "or use the IAP tunnel"))
+    key_name = s.artifact_registry.kms_key_name
+    if s.uses_artifact_registry and key_name and s.gcp and key_name.split("/")[3] != s.gcp.region:
+        problems.append(Problem(f"{ns}:artifactRegistry.kmsKeyName", key_name,
+                                f"a key in the repository's location {s.gcp.region} (Artifact Registry "
+                                "only uses keys of its own location)"))
     if s.uses_registry_vm or s.uses_local_registry:
         expected = _registry_version_problem(s.registry.image)
         if expected:

@@ -79,6 +79,10 @@ class _Mocks(pulumi.runtime.Mocks):
             state["name"] = f"projects/p/serviceAccounts/{state['email']}"
         elif typ == "gcp:artifactregistry/repository:Repository":
             state["name"] = args.inputs.get("repositoryId", name)
+        elif typ == "gcp:projects/serviceIdentity:ServiceIdentity":
+            agent = args.inputs["service"].split(".")[0]
+            state["email"] = f"service-{PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
+            state["member"] = f"serviceAccount:{state['email']}"
         elif typ == "random:index/randomPassword:RandomPassword":
             state["result"] = f"mock-password-{name}"
             state["bcryptHash"] = "$2a$10$" + "m" * 53

@@ -1,0 +1,164 @@
+"""The private Artifact Registry Docker repository: lifecycle rules, optional CMEK, an optional
+Docker Hub pull-through cache, audit logs, and the one IAM interface everybody uses to get access."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.project_services import ARTIFACT_REGISTRY, RESOURCE_MANAGER, ProjectServices
+from components.settings import ArtifactRegistrySettings, CleanupSettings
+
+ROLES = {
+    "reader": "roles/artifactregistry.reader",
+    "writer": "roles/artifactregistry.writer",
+}
+Role = Literal["reader", "writer"]
+KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+SECONDS_PER_DAY = 86_400
+
+
+def cleanup_policies(cleanup: CleanupSettings) -> list[gcp.artifactregistry.RepositoryCleanupPolicyArgsDict]:
+    """KEEP rules win over DELETE rules in Artifact Registry, so 'keep' is stated, then 'delete'."""
+    policies: list[gcp.artifactregistry.RepositoryCleanupPolicyArgsDict] = [
+        {"id": "keep-recent", "action": "KEEP", "most_recent_versions": {"keep_count": cleanup.keep_recent}},
+    ]
+    if cleanup.protected_tag_prefixes:
+        policies.append({"id": "keep-protected-tags", "action": "KEEP",
+                         "condition": {"tag_state": "TAGGED",
+                                       "tag_prefixes": list(cleanup.protected_tag_prefixes)}})
+    policies += [
+        {"id": "delete-untagged", "action": "DELETE",
+         "condition": {"tag_state": "UNTAGGED",
+                       "older_than": f"{cleanup.delete_untagged_after_days * SECONDS_PER_DAY}s"}},
+        {"id": "delete-old", "action": "DELETE",
+         "condition": {"tag_state": "ANY", "older_than": f"{cleanup.delete_after_days * SECONDS_PER_DAY}s"}},
+    ]
+    return policies
+
+
+@dataclass(frozen=True)
+class ArtifactRepositoryArgs:
+    project: str
+    location: str
+    settings: ArtifactRegistrySettings
+    immutable_tags: bool
+    protect: bool
+    services: ProjectServices
+
+
+class ArtifactRepository(pulumi.ComponentResource):
+    """Exposes `host`, `path` (HOST/PROJECT/REPO), `proxy_path` and `grant()`; grants for other
+    components' service accounts go through `grant()` so every binding on the repository is here."""
+
+    def __init__(self, name: str, args: ArtifactRepositoryArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("image-sharing:gcp:ArtifactRepository", name, None, opts)
+        s = args.settings
+        self._project, self._location = args.project, args.location
+        waits = args.services.needs(ARTIFACT_REGISTRY)
+        if s.kms_key_name:
+            waits = [*waits, self._kms_grant(s.kms_key_name, waits)]
+        policies = cleanup_policies(s.cleanup)
+        stateful = pulumi.ResourceOptions(parent=self, depends_on=waits, protect=args.protect)
+
+        self.repository = gcp.artifactregistry.Repository(
+            "repository",
+            project=args.project,
+            location=args.location,
+            format="DOCKER",
+            mode="STANDARD_REPOSITORY",
+            repository_id=s.repository_id,
+            description=s.description,
+            docker_config={"immutable_tags": args.immutable_tags},
+            kms_key_name=s.kms_key_name,
+            vulnerability_scanning_config={
+                "enablement_config": "INHERITED" if s.vulnerability_scanning else "DISABLED"},
+            cleanup_policies=policies,
+            cleanup_policy_dry_run=s.cleanup.dry_run,
+            opts=stateful,
+        )
+        self.host = f"{args.location}-docker.pkg.dev"
+        self.path = self._path_of(self.repository)
+
+        self.proxy: gcp.artifactregistry.Repository | None = None
+        self.proxy_path: pulumi.Output[str] | None = None
+        if s.docker_hub_proxy:
+            # Base images (nginx, registry) pulled through GCP, not Docker Hub's rate-limited endpoint.
+            self.proxy = gcp.artifactregistry.Repository(
+                "dockerhub-proxy",
+                project=args.project,
+                location=args.location,
+                format="DOCKER",
+                mode="REMOTE_REPOSITORY",
+                repository_id=f"{s.repository_id}-dockerhub",
+                description="Pull-through cache of Docker Hub, managed by Pulumi",
+                remote_repository_config={"description": "Docker Hub",
+                                          "docker_repository": {"public_repository": "DOCKER_HUB"}},
+                cleanup_policies=policies,
+                cleanup_policy_dry_run=s.cleanup.dry_run,
+                opts=stateful,
+            )
+            self.proxy_path = self._path_of(self.proxy)
+
+        self.grants: list[gcp.artifactregistry.RepositoryIamMember] = []
+        for role, members in (("reader", s.readers), ("writer", s.writers)):
+            for member in members:
+                self.grant(_slug(member), member, role)  # type: ignore[arg-type]
+
+        if s.audit_logs:
+            gcp.projects.IAMAuditConfig(
+                "artifactregistry-data-access",
+                project=args.project,
+                service=ARTIFACT_REGISTRY,
+                audit_log_configs=[{"log_type": "DATA_READ"}, {"log_type": "DATA_WRITE"}],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=args.services.needs(RESOURCE_MANAGER)),
+            )
+
+        self.register_outputs({"host": self.host, "path": self.path, "proxyPath": self.proxy_path})
+
+    def grant(self, key: str, member: pulumi.Input[str], role: Role,
+              proxy: bool = False) -> gcp.artifactregistry.RepositoryIamMember:
+        """Additive binding of `role` on this repository only (never project-wide, never public).
+        `key` names the binding in the stack, since `member` may not be known until deploy."""
+        target = self.proxy if proxy else self.repository
+        if target is None:
+            raise ValueError("no Docker Hub proxy repository in this stack")
+        binding = gcp.artifactregistry.RepositoryIamMember(
+            f"{'proxy' if proxy else 'repo'}-{role}-{key}",
+            project=target.project,
+            location=target.location,
+            repository=target.repository_id,
+            role=ROLES[role],
+            member=member,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.grants.append(binding)
+        return binding
+
+    def _path_of(self, repo: gcp.artifactregistry.Repository) -> pulumi.Output[str]:
+        # Built from the resource's outputs, so anything using the path waits for the repository.
+        return pulumi.Output.all(repo.location, repo.project, repo.repository_id).apply(
+            lambda parts: f"{parts[0]}-docker.pkg.dev/{parts[1]}/{parts[2]}")
+
+    def _kms_grant(self, key_name: str, waits: list[pulumi.Resource]) -> gcp.kms.CryptoKeyIAMMember:
+        """The Artifact Registry service agent must be able to use the key before the repository
+        is created with it; ServiceIdentity makes sure the agent exists and names it."""
+        agent = gcp.projects.ServiceIdentity(
+            "artifactregistry-agent", project=self._project, service=ARTIFACT_REGISTRY,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=waits))
+        return gcp.kms.CryptoKeyIAMMember(
+            "artifactregistry-agent-kms",
+            crypto_key_id=key_name,
+            role=KMS_ROLE,
+            member=agent.member,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def _slug(member: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", member.lower()).strip("-")

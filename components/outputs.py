@@ -1,0 +1,35 @@
+"""What a user needs next, worded the same way on every stack: addresses and ready-to-paste commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.artifact_repository import ArtifactRepository
+
+
+def docker_commands(image: str, tag: str, ref: pulumi.Input[str], login: str) -> dict[str, Any]:
+    """The walkthrough's steps for one registry: log in, build, tag, push, pull."""
+    out = pulumi.Output.from_input(ref)
+    return {
+        "login": login,
+        "build": f"docker build --platform linux/amd64 -t {image}:{tag} app",
+        "tag": out.apply(lambda r: f"docker tag {image}:{tag} {r}"),
+        "push": out.apply(lambda r: f"docker push {r}"),
+        "pull": out.apply(lambda r: f"docker pull {r}"),
+    }
+
+
+def artifact_registry_outputs(repo: ArtifactRepository, image: str, tag: str) -> dict[str, Any]:
+    ref = repo.path.apply(lambda path: f"{path}/{image}:{tag}")
+    outputs: dict[str, Any] = {
+        "artifactRegistryHost": repo.host,
+        "artifactRegistryRepository": repo.path,
+        "artifactRegistryCommands": docker_commands(image, tag, ref, f"gcloud auth configure-docker {repo.host}"),
+    }
+    if repo.proxy_path is not None:
+        outputs["dockerHubProxy"] = repo.proxy_path
+        outputs["dockerHubProxyExample"] = repo.proxy_path.apply(
+            lambda path: f"docker pull {path}/library/nginx:1.27-alpine-slim")
+    return outputs

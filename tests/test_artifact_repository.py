@@ -1,0 +1,160 @@
+"""The Artifact Registry repository under mocks: inputs, lifecycle rules, protection, proxy, CMEK,
+IAM scoped to the repository, audit logs, dependencies and the outputs users paste."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.app_source import content_tag
+from components.config_schema import SettingsError
+from tests.harness import StackRun, registered_by_last_failure, run_stack
+
+NS = "image-sharing"
+REPO = "gcp:artifactregistry/repository:Repository"
+MEMBER = "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"
+AUDIT = "gcp:projects/iAMAuditConfig:IAMAuditConfig"
+KMS_MEMBER = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
+KEY = "projects/kms-project/locations/asia-northeast3/keyRings/ring/cryptoKeys/images"
+
+
+def with_ar(stack: str = "dev", **values: Any) -> StackRun:
+    return run_stack(stack, overrides={f"{NS}:artifactRegistry": values})
+
+
+def days(n: int) -> str:
+    return f"{n * 86400}s"
+
+
+def test_dev_repository_inputs(dev: StackRun) -> None:
+    repo = dev.one(REPO, "repository")
+    assert {k: repo.inputs[k] for k in ("project", "location", "format", "mode", "repositoryId")} == {
+        "project": "image-sharing-dev", "location": "asia-northeast3", "format": "DOCKER",
+        "mode": "STANDARD_REPOSITORY", "repositoryId": "images"}
+    assert repo.inputs["description"] == "Docker images shared by the team, managed by Pulumi"
+    assert repo.inputs["dockerConfig"] == {"immutableTags": False}
+    assert repo.inputs["vulnerabilityScanningConfig"] == {"enablementConfig": "DISABLED"}
+    assert "kmsKeyName" not in repo.inputs
+    assert repo.protect is False
+
+
+def test_prod_repository_is_immutable_and_protected(prod: StackRun) -> None:
+    repo = prod.one(REPO, "repository")
+    assert repo.inputs["dockerConfig"] == {"immutableTags": True}
+    assert repo.protect is True
+
+
+def test_immutability_is_plain_config() -> None:
+    assert with_ar("dev", immutableTags=True).one(REPO).inputs["dockerConfig"] == {"immutableTags": True}
+    assert with_ar("prod", immutableTags=False).one(REPO).inputs["dockerConfig"] == {"immutableTags": False}
+    assert with_ar("prod", immutableTags=False).one(REPO).protect is True
+
+
+def test_cleanup_policies_as_configured(prod: StackRun) -> None:
+    repo = prod.one(REPO, "repository")
+    assert repo.inputs["cleanupPolicyDryRun"] is False
+    assert repo.inputs["cleanupPolicies"] == [
+        {"id": "keep-recent", "action": "KEEP", "mostRecentVersions": {"keepCount": 10}},
+        {"id": "keep-protected-tags", "action": "KEEP", "condition": {"tagState": "TAGGED", "tagPrefixes": ["v"]}},
+        {"id": "delete-untagged", "action": "DELETE", "condition": {"tagState": "UNTAGGED", "olderThan": days(14)}},
+        {"id": "delete-old", "action": "DELETE", "condition": {"tagState": "ANY", "olderThan": days(30)}},
+    ]
+
+
+def test_cleanup_dry_run_and_no_protected_prefixes() -> None:
+    repo = with_ar(cleanup={"dryRun": True, "protectedTagPrefixes": [], "keepRecent": 2}).one(REPO)
+    assert repo.inputs["cleanupPolicyDryRun"] is True
+    assert [p["id"] for p in repo.inputs["cleanupPolicies"]] == ["keep-recent", "delete-untagged", "delete-old"]
+    assert repo.inputs["cleanupPolicies"][0]["mostRecentVersions"] == {"keepCount": 2}
+
+
+def test_repository_waits_only_for_its_api(dev: StackRun) -> None:
+    assert dev.deps_of(dev.one(REPO, "repository")) == {"gcp:projects/service:Service:artifactregistry"}
+
+
+def test_proxy_only_when_enabled(dev: StackRun) -> None:
+    assert [r.name for r in dev.of_type(REPO)] == ["repository"]
+    assert "dockerHubProxy" not in dev.outputs
+    run = with_ar("prod", dockerHubProxy=True)
+    proxy = run.one(REPO, "dockerhub-proxy")
+    assert proxy.inputs["mode"] == "REMOTE_REPOSITORY"
+    assert proxy.inputs["repositoryId"] == "images-dockerhub"
+    assert proxy.inputs["remoteRepositoryConfig"]["dockerRepository"] == {"publicRepository": "DOCKER_HUB"}
+    assert proxy.protect is True
+    assert run.outputs["dockerHubProxy"] == "asia-northeast3-docker.pkg.dev/image-sharing-prod/images-dockerhub"
+
+
+def test_iam_members_exactly_as_configured_and_scoped_to_the_repository() -> None:
+    run = with_ar(readers=["group:devs@example.com", "user:ana@example.com"],
+                  writers=["serviceAccount:ci@other-project.iam.gserviceaccount.com"])
+    grants = {(g.inputs["role"], g.inputs["member"]) for g in run.of_type(MEMBER)}
+    assert grants == {
+        ("roles/artifactregistry.reader", "group:devs@example.com"),
+        ("roles/artifactregistry.reader", "user:ana@example.com"),
+        ("roles/artifactregistry.writer", "serviceAccount:ci@other-project.iam.gserviceaccount.com"),
+    }
+    for grant in run.of_type(MEMBER):
+        assert (grant.inputs["repository"], grant.inputs["location"]) == ("images", "asia-northeast3")
+        assert run.deps_of(grant) == {f"{REPO}:repository"}
+    assert not [r for r in run.resources if "IAMMember" in r.type or "IAMBinding" in r.type or "IAMPolicy" in r.type]
+
+
+def test_no_grants_by_default(dev: StackRun) -> None:
+    assert dev.of_type(MEMBER) == []
+
+
+def test_kms_grant_exists_before_the_repository() -> None:
+    run = with_ar(kmsKeyName=KEY)
+    grant = run.one(KMS_MEMBER)
+    agent = "serviceAccount:service-123456789012@gcp-sa-artifactregistry.iam.gserviceaccount.com"
+    assert grant.inputs == {"cryptoKeyId": KEY, "role": "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                            "member": agent}
+    assert run.deps_of(grant) == {"gcp:projects/serviceIdentity:ServiceIdentity:artifactregistry-agent"}
+    repo = run.one(REPO, "repository")
+    assert repo.inputs["kmsKeyName"] == KEY
+    assert f"{KMS_MEMBER}:artifactregistry-agent-kms" in run.deps_of(repo)
+
+
+def test_no_kms_resources_without_a_key(dev: StackRun) -> None:
+    assert dev.of_type(KMS_MEMBER) == []
+    assert dev.of_type("gcp:projects/serviceIdentity:ServiceIdentity") == []
+
+
+def test_kms_key_in_another_location_is_refused() -> None:
+    with pytest.raises(SettingsError, match=r"kmsKeyName = .*expected a key in the repository's location"):
+        with_ar(kmsKeyName=KEY.replace("asia-northeast3", "us-east1"))
+    assert registered_by_last_failure() == []
+
+
+def test_audit_logs_only_when_configured(dev: StackRun, prod: StackRun) -> None:
+    assert dev.of_type(AUDIT) == []
+    audit = prod.one(AUDIT)
+    assert audit.inputs == {"project": "image-sharing-prod", "service": "artifactregistry.googleapis.com",
+                            "auditLogConfigs": [{"logType": "DATA_READ"}, {"logType": "DATA_WRITE"}]}
+    assert prod.deps_of(audit) == {"gcp:projects/service:Service:cloudresourcemanager"}
+
+
+def test_scanning_switch() -> None:
+    run = with_ar(vulnerabilityScanning=True)
+    assert run.one(REPO).inputs["vulnerabilityScanningConfig"] == {"enablementConfig": "INHERITED"}
+
+
+def test_repository_off() -> None:
+    run = with_ar(enabled=False)
+    assert run.of_type(REPO) == []
+    assert "artifactRegistryHost" not in run.outputs
+
+
+def test_outputs_are_ready_to_paste(dev: StackRun) -> None:
+    tag = content_tag()
+    ref = f"asia-northeast3-docker.pkg.dev/image-sharing-dev/images/hello-nginx:{tag}"
+    assert dev.outputs["artifactRegistryHost"] == "asia-northeast3-docker.pkg.dev"
+    assert dev.outputs["artifactRegistryRepository"] == "asia-northeast3-docker.pkg.dev/image-sharing-dev/images"
+    assert dev.outputs["artifactRegistryCommands"] == {
+        "login": "gcloud auth configure-docker asia-northeast3-docker.pkg.dev",
+        "build": f"docker build --platform linux/amd64 -t hello-nginx:{tag} app",
+        "tag": f"docker tag hello-nginx:{tag} {ref}",
+        "push": f"docker push {ref}",
+        "pull": f"docker pull {ref}",
+    }
