@@ -105,7 +105,7 @@ class ArtifactRepository(pulumi.ComponentResource):
             )
             self.proxy_path = self._path_of(self.proxy)
 
-        self.grants: list[gcp.artifactregistry.RepositoryIamMember] = []
+        self.grants: dict[Role, list[gcp.artifactregistry.RepositoryIamMember]] = {"reader": [], "writer": []}
         for role, members in (("reader", s.readers), ("writer", s.writers)):
             for member in members:
                 self.grant(_slug(member), member, role)  # type: ignore[arg-type]
@@ -137,7 +137,8 @@ class ArtifactRepository(pulumi.ComponentResource):
             member=member,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.grants.append(binding)
+        if not proxy:
+            self.grants[role].append(binding)
         return binding
 
     def _path_of(self, repo: gcp.artifactregistry.Repository) -> pulumi.Output[str]:

@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 
 from components.artifact_repository import ArtifactRepository
+from components.sample_image import SampleImage
 
 
 def docker_commands(image: str, tag: str, ref: pulumi.Input[str], login: str) -> dict[str, Any]:
@@ -33,3 +34,13 @@ def artifact_registry_outputs(repo: ArtifactRepository, image: str, tag: str) ->
         outputs["dockerHubProxyExample"] = repo.proxy_path.apply(
             lambda path: f"docker pull {path}/library/nginx:1.27-alpine-slim")
     return outputs
+
+
+def image_outputs(image: SampleImage) -> dict[str, Any]:
+    """Per registry: the pushed reference, its digest, and the pull command (by digest: exact bytes)."""
+    return {
+        "tag": image.tag,
+        **{key: {"ref": pushed.image_name, "digest": pushed.repo_digest,
+                 "pull": pushed.repo_digest.apply(lambda d: f"docker pull {d}")}
+           for key, pushed in image.images.items()},
+    }

@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc as rpc_sig
 from pulumi.runtime.stack import run_pulumi_func
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,14 +96,13 @@ class _Mocks(pulumi.runtime.Mocks):
             state["imageId"] = "sha256:" + "1" * 64
         return f"{name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         if args.token == "gcp:organizations/getClientConfig:getClientConfig":
-            return {"accessToken": ACCESS_TOKEN, "project": "p", "region": "r", "zone": "z",
-                    "id": "client"}, None
+            return {"accessToken": ACCESS_TOKEN, "project": "p", "region": "r", "zone": "z", "id": "client"}
         if args.token == "gcp:organizations/getProject:getProject":
             project = args.args.get("projectId", "p")
-            return {"number": PROJECT_NUMBER, "projectId": project, "name": project, "id": project}, None
-        return {}, None
+            return {"number": PROJECT_NUMBER, "projectId": project, "name": project, "id": project}
+        raise NotImplementedError(f"the mocks do not answer {args.token}")
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -114,6 +114,15 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type != "pulumi:pulumi:Stack":
             self.requests.append(request)
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+
+
+def is_secret(value: Any) -> bool:
+    """Whether a recorded input reached the engine marked secret."""
+    return isinstance(value, Mapping) and value.get(rpc_sig._special_sig_key) == rpc_sig._special_secret_sig
+
+
+def unwrap(value: Any) -> Any:
+    return value["value"] if is_secret(value) else value
 
 
 def stack_config(stack: str) -> tuple[dict[str, Any], set[str]]:
@@ -180,6 +189,7 @@ def run_stack(stack: str, overrides: Mapping[str, Any] | None = None,
         _last_failed_requests[:] = list(monitor.requests)
         raise
     finally:
+        loop.run_until_complete(loop.shutdown_default_executor())  # invokes ran in its threads
         loop.close()
         asyncio.set_event_loop(None)
     return StackRun(stack, resources, outputs, secret_outputs)

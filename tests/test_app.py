@@ -1,0 +1,88 @@
+"""app/: the Dockerfile and .dockerignore read as a reviewer would, and linted by the real hadolint."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import subprocess
+
+import pytest
+
+from components.app_source import APP_DIR
+from tests.peers import binary
+
+DOCKERFILE = (APP_DIR / "Dockerfile").read_text()
+INSTRUCTIONS = [line for line in DOCKERFILE.splitlines() if line and not line.startswith("#")]
+
+
+def ignored(path: str) -> bool:
+    patterns = [p.strip() for p in (APP_DIR / ".dockerignore").read_text().splitlines()
+                if p.strip() and not p.startswith("#")]
+    return any(fnmatch.fnmatch(path, p.rstrip("/")) or fnmatch.fnmatch(path, p.rstrip("/") + "/*")
+               or path.startswith(p) for p in patterns)
+
+
+def test_base_image_is_pinned_nginx_alpine() -> None:
+    bases = re.findall(r"^FROM\s+(\S+)", DOCKERFILE, re.M)
+    assert len(bases) == 1
+    assert re.fullmatch(r"nginx:\d+\.\d+\.\d+-alpine(-slim)?", bases[0]), bases[0]
+
+
+def test_nginx_runs_in_the_foreground() -> None:
+    assert INSTRUCTIONS[-1] == 'CMD ["nginx", "-g", "daemon off;"]'
+
+
+def test_site_is_copied_to_the_served_directory_and_defaults_removed() -> None:
+    workdir = INSTRUCTIONS.index("WORKDIR /usr/share/nginx/html")
+    assert INSTRUCTIONS[workdir + 1] == "RUN rm -rf ./*"
+    assert "COPY site/ ./" in INSTRUCTIONS[workdir:]
+    assert "COPY nginx/default.conf /etc/nginx/conf.d/default.conf" in INSTRUCTIONS
+
+
+def test_every_copied_source_exists_and_is_in_the_build_context() -> None:
+    sources = [line.split()[1] for line in INSTRUCTIONS if line.startswith("COPY")]
+    assert sources
+    for source in sources:
+        assert (APP_DIR / source).exists(), source
+        assert not ignored(source.rstrip("/")), f"{source} is excluded by .dockerignore"
+    for site_file in (APP_DIR / "site").rglob("*"):
+        assert not ignored(site_file.relative_to(APP_DIR).as_posix())
+
+
+def test_dockerignore_keeps_build_files_out() -> None:
+    for path in ("Dockerfile", ".dockerignore", "tests", ".git", "README.md"):
+        assert ignored(path), path
+
+
+def test_oci_labels_for_source_and_revision() -> None:
+    for label in ("org.opencontainers.image.source", "org.opencontainers.image.revision"):
+        assert f'{label}="${{' in DOCKERFILE
+
+
+def test_page_links_only_to_files_that_exist() -> None:
+    index = (APP_DIR / "site" / "index.html").read_text()
+    for link in re.findall(r'(?:href|src)="/([^"]*)"', index):
+        if link and link != "healthz":
+            assert (APP_DIR / "site" / link).is_file(), link
+
+
+@pytest.mark.integration
+def test_hadolint_finds_nothing() -> None:
+    """The real linter at its strictest threshold, requiring the OCI labels; no rule is ignored."""
+    result = subprocess.run(
+        [binary("hadolint"), "--format", "json", "--failure-threshold", "style",
+         "--require-label", "org.opencontainers.image.source:text",
+         "--require-label", "org.opencontainers.image.revision:text", str(APP_DIR / "Dockerfile")],
+        capture_output=True, text=True, check=False)
+    assert json.loads(result.stdout or "[]") == [], result.stdout
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.integration
+def test_hadolint_can_fail() -> None:
+    """Guards the guard: the same call flags an unpinned base image."""
+    result = subprocess.run([binary("hadolint"), "--format", "json", "-"], input="FROM nginx\nCMD nginx\n",
+                            capture_output=True, text=True, check=False)
+    codes = {finding["code"] for finding in json.loads(result.stdout)}
+    assert "DL3006" in codes and result.returncode != 0
