@@ -5,28 +5,38 @@ import pulumi_gcp as gcp
 
 from components.app_source import content_tag
 from components.artifact_repository import ArtifactRepository, ArtifactRepositoryArgs
-from components.outputs import artifact_registry_outputs, image_outputs
+from components.local_registry import LocalRegistry, LocalRegistryArgs
+from components.outputs import artifact_registry_outputs, iap_tunnel, image_outputs, self_hosted_outputs
 from components.project_services import ProjectServices, ProjectServicesArgs, apis_for
 from components.providers import gcp_provider
+from components.registry_credentials import RegistryCredentials
+from components.registry_vm import RegistryVm, RegistryVmArgs
 from components.sample_image import PushTarget, SampleImage, SampleImageArgs
 from components.settings import load_settings
 
 settings = load_settings()  # fails here, before any resource, on a bad config value
+registry = settings.registry
 outputs: dict[str, object] = {"target": settings.target}
 image_name, image_tag = settings.sample_image.name, content_tag()
 push_targets: list[PushTarget] = []
 
+credentials = None
+if settings.uses_registry_vm or settings.uses_local_registry:
+    credentials = RegistryCredentials("registry-credentials", registry.username)
+    outputs["registryPassword"] = credentials.password
+
 if settings.gcp is not None:
+    project = settings.gcp.project
     provider = gcp_provider(settings, settings.gcp)
     gcp_opts = pulumi.ResourceOptions(providers=[provider])
-    services = ProjectServices(
-        "apis", ProjectServicesArgs(project=settings.gcp.project, apis=apis_for(settings)), gcp_opts)
-    outputs["gcpProject"] = settings.gcp.project
+    services = ProjectServices("apis", ProjectServicesArgs(project=project, apis=apis_for(settings)), gcp_opts)
+    outputs["gcpProject"] = project
     outputs["enabledApis"] = list(services.services)
 
+    repository = None
     if settings.uses_artifact_registry:
         repository = ArtifactRepository("artifact-registry", ArtifactRepositoryArgs(
-            project=settings.gcp.project,
+            project=project,
             location=settings.gcp.region,
             settings=settings.artifact_registry,
             immutable_tags=settings.immutable_tags,
@@ -40,6 +50,33 @@ if settings.gcp is not None:
             key="artifactRegistry", server=repository.host, repository=repository.path,
             username="oauth2accesstoken", password=client.access_token,
             depends_on=[repository.repository, *repository.grants["writer"]]))
+
+    if settings.uses_registry_vm and credentials is not None:
+        vm = RegistryVm("registry-vm", RegistryVmArgs(
+            project=project,
+            region=settings.gcp.region,
+            zone=settings.gcp.zone,
+            vm=settings.registry_vm,
+            registry=registry,
+            credentials=credentials,
+            services=services,
+            protect=settings.production,
+            tls_cert=settings.secrets.registry_tls_cert,
+            tls_key=settings.secrets.registry_tls_key,
+            repository=repository,
+        ), gcp_opts)
+        # The walkthrough's localhost:5000 commands work as written once the IAP tunnel is open.
+        outputs["selfHostedRegistry"] = self_hosted_outputs(
+            f"localhost:{registry.port}", registry.username, image_name, image_tag,
+            tunnel=iap_tunnel(vm, next(iter(vm.instances)), project, registry.port))
+        outputs["registryInstances"] = list(vm.instances)
+
+if settings.uses_local_registry and credentials is not None:
+    local = LocalRegistry("local-registry", LocalRegistryArgs(registry=registry, credentials=credentials))
+    outputs["selfHostedRegistry"] = self_hosted_outputs(local.address, registry.username, image_name, image_tag)
+    push_targets.append(PushTarget(
+        key="localRegistry", server=local.address, repository=local.address,
+        username=registry.username, password=credentials.password, depends_on=[local.container]))
 
 hub_user, hub_token = settings.sample_image.docker_hub_user, settings.secrets.docker_hub_token
 if hub_user and hub_token is not None:

@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 
 from components.artifact_repository import ArtifactRepository
+from components.registry_vm import RegistryVm
 from components.sample_image import SampleImage
 
 
@@ -44,3 +45,25 @@ def image_outputs(image: SampleImage) -> dict[str, Any]:
                  "pull": pushed.repo_digest.apply(lambda d: f"docker pull {d}")}
            for key, pushed in image.images.items()},
     }
+
+
+def password_login(address: str, username: str) -> str:
+    """Never puts the password on a command line or in shell history."""
+    return (f"pulumi stack output registryPassword --show-secrets | "
+            f"docker login {address} -u {username} --password-stdin")
+
+
+def self_hosted_outputs(address: str, username: str, image: str, tag: str,
+                        tunnel: str | None = None) -> dict[str, Any]:
+    """The walkthrough's section on registry:2: (tunnel,) login, tag, push, remove, pull back."""
+    ref = f"{address}/{image}:{tag}"
+    commands: dict[str, Any] = {"tunnel": tunnel} if tunnel else {}
+    commands |= docker_commands(image, tag, ref, password_login(address, username))
+    commands["rm"] = f"docker image rm {image}:{tag} {ref}"
+    commands = {k: commands[k] for k in ("tunnel", "login", "build", "tag", "push", "rm", "pull") if k in commands}
+    return {"address": address, "username": username, "commands": commands}
+
+
+def iap_tunnel(vm: RegistryVm, instance: str, project: str, port: int) -> str:
+    return (f"gcloud compute start-iap-tunnel {instance} {port} --local-host-port=localhost:{port} "
+            f"--zone {vm.zone} --project {project}")

@@ -12,6 +12,10 @@ from components.settings import Settings
 ARTIFACT_REGISTRY = "artifactregistry.googleapis.com"
 CONTAINER_SCANNING = "containerscanning.googleapis.com"
 RESOURCE_MANAGER = "cloudresourcemanager.googleapis.com"
+COMPUTE = "compute.googleapis.com"
+IAM = "iam.googleapis.com"
+SECRET_MANAGER = "secretmanager.googleapis.com"
+STORAGE = "storage.googleapis.com"
 
 
 def apis_for(settings: Settings) -> tuple[str, ...]:
@@ -24,6 +28,11 @@ def apis_for(settings: Settings) -> tuple[str, ...]:
             apis.add(CONTAINER_SCANNING)
         if ar.audit_logs:
             apis.add(RESOURCE_MANAGER)  # project audit config
+    if settings.uses_registry_vm:
+        # The VM, its service account and project log/metric grants, the secrets it fetches at boot.
+        apis |= {COMPUTE, IAM, RESOURCE_MANAGER, SECRET_MANAGER}
+        if settings.registry_vm.storage == "gcs":
+            apis.add(STORAGE)
     return tuple(sorted(apis))
 
 

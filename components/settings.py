@@ -126,6 +126,8 @@ class RegistryVmSettings:
     bucket_name: str | None = setting(None, doc="GCS bucket for storage=gcs (globally unique).",
                                       check=checks.matches(checks.BUCKET, "a GCS bucket name"))
     instances: int = setting(1, check=checks.in_range(1, 10), doc="Registry VMs (more than 1 needs storage=gcs).")
+    network: str = setting("default", check=checks.matches(checks.NETWORK, "a VPC network name"),
+                           doc="VPC network of the VM.")
     ssh_source_ranges: tuple[str, ...] = setting(
         (IAP_RANGE,), check=checks.each(checks.admin_cidr), doc="Sources allowed to SSH (default: IAP only).")
     direct_access_cidrs: tuple[str, ...] = setting(

@@ -78,6 +78,12 @@ class _Mocks(pulumi.runtime.Mocks):
         if typ == "gcp:serviceaccount/account:Account":
             state["email"] = f"{args.inputs['accountId']}@{args.inputs.get('project', 'p')}.iam.gserviceaccount.com"
             state["name"] = f"projects/p/serviceAccounts/{state['email']}"
+            state["member"] = f"serviceAccount:{state['email']}"
+        elif typ == "gcp:compute/disk:Disk":
+            state["selfLink"] = f"https://www.googleapis.com/compute/v1/projects/p/zones/z/disks/{name}"
+            state["name"] = name
+        elif typ == "gcp:secretmanager/secret:Secret":
+            state["name"] = f"projects/{PROJECT_NUMBER}/secrets/{args.inputs['secretId']}"
         elif typ == "gcp:artifactregistry/repository:Repository":
             state["name"] = args.inputs.get("repositoryId", name)
         elif typ == "gcp:projects/serviceIdentity:ServiceIdentity":

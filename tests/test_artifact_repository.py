@@ -97,7 +97,9 @@ def test_iam_members_exactly_as_configured_and_scoped_to_the_repository() -> Non
     for grant in run.of_type(MEMBER):
         assert (grant.inputs["repository"], grant.inputs["location"]) == ("images", "asia-northeast3")
         assert run.deps_of(grant) == {f"{REPO}:repository"}
-    assert not [r for r in run.resources if "IAMMember" in r.type or "IAMBinding" in r.type or "IAMPolicy" in r.type]
+    project_wide = [r for r in run.resources if r.type.startswith("gcp:projects/iAM")]
+    assert not [r for r in project_wide if "artifactregistry" in str(r.inputs.get("role"))]
+    assert not [r for r in run.resources if "IAMBinding" in r.type or "IAMPolicy" in r.type]
 
 
 def test_no_grants_by_default(dev: StackRun) -> None:

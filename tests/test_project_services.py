@@ -16,12 +16,28 @@ def apis(run: StackRun) -> list[str]:
     return sorted(r.inputs["service"] for r in run.of_type(SERVICE))
 
 
-def test_dev_enables_only_artifact_registry(dev: StackRun) -> None:
-    assert apis(dev) == ["artifactregistry.googleapis.com"]
+VM_APIS = ["cloudresourcemanager.googleapis.com", "compute.googleapis.com", "iam.googleapis.com",
+           "secretmanager.googleapis.com"]
 
 
-def test_prod_audit_logs_add_resource_manager(prod: StackRun) -> None:
-    assert apis(prod) == ["artifactregistry.googleapis.com", "cloudresourcemanager.googleapis.com"]
+def test_dev_enables_the_repository_and_vm_apis(dev: StackRun) -> None:
+    assert apis(dev) == sorted(["artifactregistry.googleapis.com", *VM_APIS])
+
+
+def test_each_feature_enables_only_its_apis() -> None:
+    only_repo = run_stack("dev", overrides={f"{NS}:registryVm": {"enabled": False}})
+    assert apis(only_repo) == ["artifactregistry.googleapis.com"]
+    only_vm = run_stack("dev", overrides={f"{NS}:artifactRegistry": {"enabled": False}})
+    assert apis(only_vm) == VM_APIS
+    gcs = run_stack("dev", overrides={f"{NS}:artifactRegistry": {"enabled": False},
+                                      f"{NS}:registryVm": {"storage": "gcs", "bucketName": "acme-bucket"}})
+    assert apis(gcs) == sorted([*VM_APIS, "storage.googleapis.com"])
+
+
+def test_audit_logs_need_resource_manager() -> None:
+    run = run_stack("dev", overrides={f"{NS}:registryVm": {"enabled": False},
+                                      f"{NS}:artifactRegistry": {"auditLogs": True}})
+    assert apis(run) == ["artifactregistry.googleapis.com", "cloudresourcemanager.googleapis.com"]
 
 
 def test_scanning_switch_adds_container_scanning() -> None:

@@ -1,0 +1,35 @@
+#!/bin/bash
+# Fetches the registry's secrets from Secret Manager into files before each start of the registry,
+# so no secret sits in the instance metadata. Runs on Container-Optimized OS (bash, curl, sed, base64).
+# Usage: fetch-secrets.sh PROJECT SECRET_ID=DEST [SECRET_ID=DEST ...]
+# METADATA_URL and SECRET_MANAGER_URL exist so the tests can point it at a local fake.
+set -euo pipefail
+
+metadata="${METADATA_URL:-http://metadata.google.internal/computeMetadata/v1}"
+api="${SECRET_MANAGER_URL:-https://secretmanager.googleapis.com/v1}"
+project="$1"
+shift
+
+token="$(curl -sSf --retry 5 -H 'Metadata-Flavor: Google' \
+  "${metadata}/instance/service-accounts/default/token" |
+  sed -nE 's/.*"access_token" *: *"([^"]+)".*/\1/p')"
+if [ -z "${token}" ]; then
+  echo "fetch-secrets: no access token from the metadata server" >&2
+  exit 1
+fi
+
+umask 077
+for pair in "$@"; do
+  name="${pair%%=*}"
+  dest="${pair#*=}"
+  mkdir -p "$(dirname "${dest}")"
+  data="$(curl -sSf --retry 5 -H "Authorization: Bearer ${token}" \
+    "${api}/projects/${project}/secrets/${name}/versions/latest:access" |
+    sed -nE 's/.*"data" *: *"([^"]+)".*/\1/p')"
+  if [ -z "${data}" ]; then
+    echo "fetch-secrets: secret ${name} has no data" >&2
+    exit 1
+  fi
+  printf '%s' "${data}" | base64 -d >"${dest}.tmp"
+  mv "${dest}.tmp" "${dest}"
+done

@@ -1,0 +1,183 @@
+"""What the self-hosted registry:2 reads, rendered from data: its `config.yml`, the htpasswd line, the
+systemd unit and the cloud-init user-data that runs it on Container-Optimized OS.
+
+Pure functions, no Pulumi resources: the VM, the local container and the tests that start the real
+registry all use the same renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.settings import RegistrySettings
+
+# Paths inside the registry container.
+CONFIG_PATH = "/etc/docker/registry/config.yml"
+DATA_PATH = "/var/lib/registry"
+AUTH_DIR = "/auth"
+HTPASSWD_PATH = f"{AUTH_DIR}/htpasswd"
+TLS_CERT_PATH = f"{AUTH_DIR}/tls.crt"
+TLS_KEY_PATH = f"{AUTH_DIR}/tls.key"
+DEBUG_PORT = 5001
+# Multiple of 256 KiB, as the gcs driver requires.
+GCS_CHUNK_SIZE = 20 * 262_144
+
+# Paths on the VM (Container-Optimized OS: /etc is rewritten by cloud-init each boot, /run is tmpfs,
+# extra disks are mounted under /mnt/disks).
+VM_CONFIG_DIR = "/etc/registry"
+VM_SECRETS_DIR = "/run/registry"
+VM_DATA_MOUNT = "/mnt/disks/registry"
+DATA_DISK_DEVICE = "registry-data"
+UNIT_NAME = "registry.service"
+FETCH_SECRETS_SCRIPT = Path(__file__).with_name("fetch-secrets.sh")
+
+
+@dataclass(frozen=True)
+class FilesystemStorage:
+    rootdirectory: str = DATA_PATH
+
+
+@dataclass(frozen=True)
+class GcsStorage:
+    bucket: str
+    rootdirectory: str = "/registry"
+
+
+Storage = FilesystemStorage | GcsStorage
+
+
+def registry_config(registry: RegistrySettings, storage: Storage, *, http_secret: str | None,
+                    tls: bool = False, listen_host: str = "") -> dict[str, Any]:
+    """The registry's configuration. `http_secret=None` leaves it to REGISTRY_HTTP_SECRET (the VM
+    fetches it from Secret Manager at start, so it never sits in instance metadata)."""
+    driver: dict[str, Any]
+    if isinstance(storage, GcsStorage):
+        # With VM credentials 2.8 cannot sign GCS redirect URLs: serve blobs through the registry.
+        driver = {"gcs": {"bucket": storage.bucket, "rootdirectory": storage.rootdirectory,
+                          "chunksize": GCS_CHUNK_SIZE}, "redirect": {"disable": True}}
+    else:
+        driver = {"filesystem": {"rootdirectory": storage.rootdirectory}}
+    http: dict[str, Any] = {
+        "addr": f"{listen_host}:{registry.port}",
+        "headers": {"X-Content-Type-Options": ["nosniff"]},
+        # Health and Prometheus metrics, on loopback only: never published.
+        "debug": {"addr": f"127.0.0.1:{DEBUG_PORT}", "prometheus": {"enabled": True, "path": "/metrics"}},
+    }
+    if http_secret is not None:
+        http["secret"] = http_secret
+    if tls:
+        http["tls"] = {"certificate": TLS_CERT_PATH, "key": TLS_KEY_PATH}
+    return {
+        "version": 0.1,
+        "log": {"level": "info", "fields": {"service": "registry"}},
+        "storage": {
+            **driver,
+            "delete": {"enabled": registry.delete_enabled},
+            "cache": {"blobdescriptor": "inmemory"},
+            # Abandoned uploads are removed after a week.
+            "maintenance": {"uploadpurging": {"enabled": True, "age": "168h", "interval": "24h",
+                                              "dryrun": False}},
+        },
+        "http": http,
+        "auth": {"htpasswd": {"realm": "registry", "path": HTPASSWD_PATH}},
+        "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
+    }
+
+
+def render_yaml(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+
+
+def htpasswd(username: str, bcrypt_hash: str) -> str:
+    """One htpasswd entry; registry:2 accepts bcrypt hashes only."""
+    if not bcrypt_hash.startswith(("$2a$", "$2b$", "$2y$")):
+        raise ValueError("registry:2 htpasswd entries must be bcrypt hashes")
+    return f"{username}:{bcrypt_hash}\n"
+
+
+def render_unit(sections: dict[str, list[tuple[str, str]]]) -> str:
+    """systemd's INI format from data; keys may repeat (ExecStartPre), so each section is a list."""
+    return "\n".join(f"[{name}]\n" + "".join(f"{key}={value}\n" for key, value in entries)
+                     for name, entries in sections.items())
+
+
+@dataclass(frozen=True)
+class VmSecret:
+    """A Secret Manager secret the unit fetches into /run/registry before each start."""
+    secret_id: str
+    file_name: str
+
+
+def vm_unit(registry: RegistrySettings, image: str, project: str, secrets: list[VmSecret],
+            disk_storage: bool, gcr_registry: str | None = None) -> str:
+    """The systemd unit that runs the pinned registry image; `docker -p` opens its port on COS."""
+    fetch = " ".join([f"/bin/bash {VM_CONFIG_DIR}/fetch-secrets.sh {project}",
+                      *(f"{s.secret_id}={VM_SECRETS_DIR}/{s.file_name}" for s in secrets)])
+    run = ["/usr/bin/docker run --rm --name registry",
+           f"-p {registry.port}:{registry.port}",
+           f"--env-file {VM_SECRETS_DIR}/http-secret.env",
+           f"-v {VM_CONFIG_DIR}/config.yml:{CONFIG_PATH}:ro",
+           f"-v {VM_SECRETS_DIR}:{AUTH_DIR}:ro"]
+    if disk_storage:
+        run.append(f"-v {VM_DATA_MOUNT}/data:{DATA_PATH}")
+    run.append(image)
+    service: list[tuple[str, str]] = []
+    if gcr_registry:
+        # Pulls through the Artifact Registry cache with the VM's service account.
+        service += [("Environment", "HOME=/home/registry"),
+                    ("ExecStartPre", "/bin/mkdir -p /home/registry"),
+                    ("ExecStartPre", f"/usr/bin/docker-credential-gcr configure-docker --registries={gcr_registry}")]
+    service += [
+        ("ExecStartPre", fetch),
+        ("ExecStartPre", "-/usr/bin/docker rm -f registry"),
+        ("ExecStart", " ".join(run)),
+        ("ExecStop", "/usr/bin/docker stop registry"),
+        ("Restart", "always"),
+        ("RestartSec", "5"),
+    ]
+    return render_unit({
+        "Unit": [("Description", "Docker Distribution registry (registry:2)"),
+                 ("Wants", "network-online.target"),
+                 ("After", "network-online.target docker.service"),
+                 ("Requires", "docker.service")],
+        "Service": service,
+        "Install": [("WantedBy", "multi-user.target")],
+    })
+
+
+def mount_data_disk_command() -> list[str]:
+    """Formats the data disk only when blkid finds no filesystem (exit 2), then mounts it."""
+    device = f"/dev/disk/by-id/google-{DATA_DISK_DEVICE}"
+    script = (f'dev={device}; blkid "$dev" >/dev/null; rc=$?; '
+              'if [ "$rc" -eq 2 ]; then mkfs.ext4 -m 0 -E lazy_itable_init=0,lazy_journal_init=0,discard "$dev"; '
+              f'elif [ "$rc" -ne 0 ]; then echo "blkid failed ($rc): not formatting" >&2; exit 1; fi; '
+              f'mkdir -p {VM_DATA_MOUNT} && mount -o discard,defaults "$dev" {VM_DATA_MOUNT} '
+              f'&& mkdir -p {VM_DATA_MOUNT}/data')
+    return ["bash", "-c", script]
+
+
+def cloud_init(config_yml: str, unit: str, disk_storage: bool) -> str:
+    """COS user-data: write the config, the secret fetcher and the unit, then start the unit."""
+    files = [
+        {"path": f"{VM_CONFIG_DIR}/config.yml", "permissions": "0644", "owner": "root", "content": config_yml},
+        {"path": f"{VM_CONFIG_DIR}/fetch-secrets.sh", "permissions": "0755", "owner": "root",
+         "content": FETCH_SECRETS_SCRIPT.read_text()},
+        {"path": f"/etc/systemd/system/{UNIT_NAME}", "permissions": "0644", "owner": "root", "content": unit},
+    ]
+    data: dict[str, Any] = {}
+    if disk_storage:
+        data["bootcmd"] = [mount_data_disk_command()]
+    data["write_files"] = files
+    data["runcmd"] = [["systemctl", "daemon-reload"], ["systemctl", "start", UNIT_NAME]]
+    return "#cloud-config\n" + render_yaml(data)
+
+
+def via_proxy(image: str, proxy_path: str) -> str:
+    """`registry:2.8.3` as pulled through the Docker Hub cache: PROXY/library/registry:2.8.3."""
+    first, slash, _ = image.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return image  # already names a registry host
+    return f"{proxy_path}/{image if slash else 'library/' + image}"

@@ -1,0 +1,205 @@
+"""registry:2 on a Container-Optimized OS VM: private (IAP only by default), authenticated, its data
+on a separate protected disk with daily snapshots or in a bucket, its secrets in Secret Manager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.artifact_repository import ArtifactRepository
+from components.project_services import COMPUTE, IAM, RESOURCE_MANAGER, SECRET_MANAGER, STORAGE, ProjectServices
+from components.registry_config import (
+    DATA_DISK_DEVICE,
+    FilesystemStorage,
+    GcsStorage,
+    VmSecret,
+    cloud_init,
+    registry_config,
+    render_yaml,
+    via_proxy,
+    vm_unit,
+)
+from components.registry_credentials import RegistryCredentials
+from components.settings import IAP_RANGE, RegistrySettings, RegistryVmSettings
+
+NETWORK_TAG = "registry"
+COS_IMAGE = "cos-cloud/cos-stable"
+PROJECT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
+SNAPSHOT_START_UTC = "18:00"  # 03:00 in Seoul: the quiet hours of the default region
+
+
+@dataclass(frozen=True)
+class RegistryVmArgs:
+    project: str
+    region: str
+    zone: str
+    vm: RegistryVmSettings
+    registry: RegistrySettings
+    credentials: RegistryCredentials
+    services: ProjectServices
+    protect: bool
+    tls_cert: pulumi.Output[str] | None = None
+    tls_key: pulumi.Output[str] | None = None
+    repository: ArtifactRepository | None = None  # its Docker Hub cache, if any, serves the image
+
+
+class RegistryVm(pulumi.ComponentResource):
+    """Exposes `instances` (name -> Instance), `zone` and `service_account`."""
+
+    def __init__(self, name: str, args: RegistryVmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("image-sharing:registry:RegistryVm", name, None, opts)
+        self._args = args
+        vm, services = args.vm, args.services
+        self.zone = args.zone
+
+        self.service_account = gcp.serviceaccount.Account(
+            "registry-vm", project=args.project, account_id="registry-vm",
+            display_name="Self-hosted registry VM (managed by Pulumi)",
+            opts=self._opts(depends_on=services.needs(IAM)))
+        member = self.service_account.email.apply(lambda email: f"serviceAccount:{email}")
+        # Only what a VM's agents write; everything else is granted on a single resource below.
+        grants: list[pulumi.Resource] = [
+            gcp.projects.IAMMember(f"registry-vm-{role.split('/')[1].split('.')[0]}", project=args.project,
+                                   role=role, member=member,
+                                   opts=self._opts(depends_on=services.needs(RESOURCE_MANAGER)))
+            for role in PROJECT_ROLES]
+        secret_waits, vm_secrets = self._secrets(member)
+        grants += secret_waits
+
+        disk_storage = vm.storage == "disk"
+        storage: FilesystemStorage | GcsStorage
+        attached: list[gcp.compute.InstanceAttachedDiskArgsDict] = []
+        if disk_storage:
+            storage = FilesystemStorage()
+            self.disk = self._data_disk()
+            attached = [{"source": self.disk.self_link, "device_name": DATA_DISK_DEVICE, "mode": "READ_WRITE"}]
+        else:
+            assert vm.bucket_name is not None  # settings validation guarantees it
+            storage = GcsStorage(bucket=vm.bucket_name)
+            grants.append(self._bucket(vm.bucket_name, member))
+
+        image: pulumi.Input[str] = args.registry.image
+        gcr_host = None
+        repo = args.repository
+        if repo is not None and repo.proxy_path is not None:
+            grants.append(repo.grant("registry-vm", member, "reader", proxy=True))
+            image = repo.proxy_path.apply(lambda path: via_proxy(args.registry.image, path))
+            gcr_host = repo.host
+
+        config_yml = render_yaml(registry_config(args.registry, storage, http_secret=None,
+                                                 tls=args.tls_cert is not None))
+        user_data = pulumi.Output.from_input(image).apply(lambda ref: cloud_init(
+            config_yml, vm_unit(args.registry, ref, args.project, vm_secrets, disk_storage, gcr_host),
+            disk_storage))
+
+        self._firewalls()
+        self.instances: dict[str, gcp.compute.Instance] = {}
+        for index in range(vm.instances):
+            instance_name = f"registry-{index}"
+            self.instances[instance_name] = gcp.compute.Instance(
+                instance_name,
+                name=instance_name,
+                project=args.project,
+                zone=args.zone,
+                machine_type=vm.machine_type,
+                # A machine type change stops and updates the VM instead of replacing it.
+                allow_stopping_for_update=True,
+                boot_disk={"auto_delete": True,
+                           "initialize_params": {"image": COS_IMAGE, "size": 10, "type": "pd-balanced"}},
+                attached_disks=attached,
+                shielded_instance_config={"enable_secure_boot": True, "enable_vtpm": True,
+                                          "enable_integrity_monitoring": True},
+                service_account={"email": self.service_account.email,
+                                 "scopes": ["https://www.googleapis.com/auth/cloud-platform"]},
+                # An ephemeral public address only for pulling the registry image; no ingress is
+                # allowed to it except what the firewall rules below admit.
+                network_interfaces=[{"network": vm.network, "access_configs": [{}]}],
+                tags=[NETWORK_TAG],
+                # A changed config is an in-place metadata update, applied at the next restart.
+                metadata={"user-data": user_data, "enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE",
+                          "google-logging-enabled": "true", "google-monitoring-enabled": "true"},
+                opts=self._opts(
+                    depends_on=[*services.needs(COMPUTE), *grants],
+                    # The fixed name and the READ_WRITE data disk cannot be held by two VMs at once.
+                    delete_before_replace=True),
+            )
+        self.register_outputs({"instances": list(self.instances), "zone": self.zone})
+
+    def _opts(self, depends_on: list[pulumi.Resource] | None = None, protect: bool = False,
+              delete_before_replace: bool = False) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, depends_on=depends_on, protect=protect,
+                                      delete_before_replace=delete_before_replace)
+
+    def _secrets(self, member: pulumi.Output[str]) -> tuple[list[pulumi.Resource], list[VmSecret]]:
+        """Secret Manager holds what must not sit in instance metadata; the VM reads exactly these."""
+        args = self._args
+        creds = args.credentials
+        values: list[tuple[str, str, pulumi.Output[str]]] = [
+            ("registry-htpasswd", "htpasswd", creds.htpasswd),
+            ("registry-http-secret", "http-secret.env",
+             pulumi.Output.concat("REGISTRY_HTTP_SECRET=", creds.http_secret)),
+        ]
+        if args.tls_cert is not None and args.tls_key is not None:
+            values += [("registry-tls-cert", "tls.crt", args.tls_cert),
+                       ("registry-tls-key", "tls.key", args.tls_key)]
+        waits: list[pulumi.Resource] = []
+        for secret_id, _, plain in values:
+            value: pulumi.Output[str] = pulumi.Output.secret(plain)
+            secret = gcp.secretmanager.Secret(
+                secret_id, project=args.project, secret_id=secret_id, replication={"auto": {}},
+                opts=self._opts(depends_on=args.services.needs(SECRET_MANAGER)))
+            waits.append(gcp.secretmanager.SecretVersion(
+                f"{secret_id}-version", secret=secret.id, secret_data=value,
+                opts=self._opts()))
+            waits.append(gcp.secretmanager.SecretIamMember(
+                f"{secret_id}-accessor", project=args.project, secret_id=secret.secret_id,
+                role="roles/secretmanager.secretAccessor", member=member, opts=self._opts()))
+        return waits, [VmSecret(secret_id, file_name) for secret_id, file_name, _ in values]
+
+    def _data_disk(self) -> gcp.compute.Disk:
+        """A disk of its own: it outlives the instance, is protected in prod and snapshotted daily."""
+        args = self._args
+        disk = gcp.compute.Disk(
+            "registry-data", project=args.project, zone=args.zone, size=args.vm.disk_size_gb, type="pd-balanced",
+            opts=self._opts(depends_on=args.services.needs(COMPUTE), protect=args.protect))
+        policy = gcp.compute.ResourcePolicy(
+            "registry-data-snapshots", project=args.project, region=args.region,
+            snapshot_schedule_policy={
+                "schedule": {"daily_schedule": {"days_in_cycle": 1, "start_time": SNAPSHOT_START_UTC}},
+                "retention_policy": {"max_retention_days": args.vm.snapshot_retention_days,
+                                     "on_source_disk_delete": "KEEP_AUTO_SNAPSHOTS"},
+                "snapshot_properties": {"storage_locations": args.region},
+            },
+            opts=self._opts(depends_on=args.services.needs(COMPUTE)))
+        gcp.compute.DiskResourcePolicyAttachment(
+            "registry-data-snapshots", project=args.project, zone=args.zone, disk=disk.name, name=policy.name,
+            opts=self._opts())
+        return disk
+
+    def _bucket(self, bucket_name: str, member: pulumi.Output[str]) -> pulumi.Resource:
+        """Shared store for several registries; versioned, private, protected in prod."""
+        args = self._args
+        self.bucket = gcp.storage.Bucket(
+            "registry-bucket", project=args.project, name=bucket_name, location=args.region.upper(),
+            uniform_bucket_level_access=True, public_access_prevention="enforced",
+            versioning={"enabled": True}, force_destroy=False,
+            opts=self._opts(depends_on=args.services.needs(STORAGE), protect=args.protect))
+        return gcp.storage.BucketIAMMember(
+            "registry-bucket-object-admin", bucket=self.bucket.name, role="roles/storage.objectAdmin",
+            member=member, opts=self._opts())
+
+    def _firewalls(self) -> None:
+        """SSH and the registry port from IAP's range (plus configured sources); nothing else."""
+        args = self._args
+        rules = {
+            "registry-ssh": (list(args.vm.ssh_source_ranges), "22"),
+            "registry-port": ([IAP_RANGE, *args.vm.direct_access_cidrs], str(args.registry.port)),
+        }
+        for rule_name, (sources, port) in rules.items():
+            gcp.compute.Firewall(
+                rule_name, project=args.project, network=args.vm.network, direction="INGRESS",
+                source_ranges=sources, target_tags=[NETWORK_TAG],
+                allows=[{"protocol": "tcp", "ports": [port]}],
+                opts=self._opts(depends_on=args.services.needs(COMPUTE)))

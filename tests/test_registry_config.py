@@ -1,0 +1,111 @@
+"""The registry renders as pure data: what each storage mode, TLS and delete switch produce."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from components.registry_config import (
+    GCS_CHUNK_SIZE,
+    FilesystemStorage,
+    GcsStorage,
+    VmSecret,
+    cloud_init,
+    htpasswd,
+    registry_config,
+    render_yaml,
+    via_proxy,
+    vm_unit,
+)
+from components.settings import RegistrySettings
+
+SETTINGS = RegistrySettings()
+SECRETS = [VmSecret("registry-htpasswd", "htpasswd"), VmSecret("registry-http-secret", "http-secret.env")]
+
+
+def test_filesystem_config() -> None:
+    config = registry_config(SETTINGS, FilesystemStorage(), http_secret="s3cret")
+    assert config["version"] == 0.1
+    assert config["storage"]["filesystem"] == {"rootdirectory": "/var/lib/registry"}
+    assert config["storage"]["delete"] == {"enabled": False}
+    assert config["storage"]["maintenance"]["uploadpurging"]["enabled"] is True
+    assert "redirect" not in config["storage"]
+    assert config["http"]["addr"] == ":5000"
+    assert config["http"]["secret"] == "s3cret"
+    assert config["http"]["headers"] == {"X-Content-Type-Options": ["nosniff"]}
+    assert config["http"]["debug"]["addr"].startswith("127.0.0.1:")
+    assert config["auth"] == {"htpasswd": {"realm": "registry", "path": "/auth/htpasswd"}}
+    assert config["health"]["storagedriver"]["enabled"] is True
+    assert "tls" not in config["http"]
+
+
+def test_gcs_config_disables_redirects() -> None:
+    config = registry_config(SETTINGS, GcsStorage(bucket="my-registry"), http_secret=None)
+    storage = config["storage"]
+    assert storage["gcs"]["bucket"] == "my-registry"
+    assert storage["gcs"]["chunksize"] % 262144 == 0 and storage["gcs"]["chunksize"] == GCS_CHUNK_SIZE
+    assert storage["redirect"] == {"disable": True}
+    assert "filesystem" not in storage  # exactly one driver
+    assert "secret" not in config["http"]
+
+
+def test_tls_and_delete_switches() -> None:
+    config = registry_config(RegistrySettings(delete_enabled=True, port=5443), FilesystemStorage(),
+                             http_secret="x", tls=True)
+    assert config["http"]["tls"] == {"certificate": "/auth/tls.crt", "key": "/auth/tls.key"}
+    assert config["storage"]["delete"] == {"enabled": True}
+    assert config["http"]["addr"] == ":5443"
+
+
+def test_rendered_yaml_round_trips() -> None:
+    config = registry_config(SETTINGS, FilesystemStorage(), http_secret="a: b # not a comment")
+    assert yaml.safe_load(render_yaml(config)) == config
+
+
+def test_htpasswd_requires_bcrypt() -> None:
+    assert htpasswd("registry", "$2a$10$abc") == "registry:$2a$10$abc\n"
+    with pytest.raises(ValueError, match="bcrypt"):
+        htpasswd("registry", "plain-password")
+
+
+@pytest.mark.parametrize(("image", "expected"), [
+    ("registry:2.8.3", "HOST/P/cache/library/registry:2.8.3"),
+    ("bitnami/registry:2.8.3", "HOST/P/cache/bitnami/registry:2.8.3"),
+    ("ghcr.io/acme/registry:2.8.3", "ghcr.io/acme/registry:2.8.3"),
+    ("localhost:5000/registry:2.8.3", "localhost:5000/registry:2.8.3"),
+])
+def test_images_are_pulled_through_the_cache(image: str, expected: str) -> None:
+    assert via_proxy(image, "HOST/P/cache") == expected
+
+
+def test_unit_runs_the_pinned_image_with_config_read_only() -> None:
+    unit = vm_unit(SETTINGS, "registry:2.8.3", "proj", SECRETS, disk_storage=True)
+    start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    assert start.endswith(" registry:2.8.3")
+    assert "-v /etc/registry/config.yml:/etc/docker/registry/config.yml:ro" in start
+    assert "-v /run/registry:/auth:ro" in start
+    assert "-v /mnt/disks/registry/data:/var/lib/registry" in start
+    assert "-p 5000:5000" in start
+    assert "Restart=always" in unit.splitlines()
+    fetch = next(line for line in unit.splitlines() if "fetch-secrets.sh" in line)
+    assert fetch == ("ExecStartPre=/bin/bash /etc/registry/fetch-secrets.sh proj "
+                     "registry-htpasswd=/run/registry/htpasswd registry-http-secret=/run/registry/http-secret.env")
+
+
+def test_gcs_unit_mounts_no_disk_and_proxy_unit_configures_credentials() -> None:
+    unit = vm_unit(SETTINGS, "H/p/c/library/registry:2.8.3", "proj", SECRETS, disk_storage=False, gcr_registry="H")
+    assert "/mnt/disks" not in unit
+    assert "ExecStartPre=/usr/bin/docker-credential-gcr configure-docker --registries=H" in unit.splitlines()
+
+
+def test_cloud_init_has_no_secret_and_mounts_only_with_a_disk() -> None:
+    unit = vm_unit(SETTINGS, "registry:2.8.3", "proj", SECRETS, disk_storage=True)
+    config = render_yaml(registry_config(SETTINGS, FilesystemStorage(), http_secret=None))
+    with_disk = yaml.safe_load(cloud_init(config, unit, disk_storage=True).split("\n", 1)[1])
+    assert list(with_disk) == ["bootcmd", "write_files", "runcmd"]
+    assert "mkfs.ext4" in with_disk["bootcmd"][0][2] and '"$rc" -eq 2' in with_disk["bootcmd"][0][2]
+    assert [f["path"] for f in with_disk["write_files"]] == [
+        "/etc/registry/config.yml", "/etc/registry/fetch-secrets.sh", "/etc/systemd/system/registry.service"]
+    assert with_disk["runcmd"] == [["systemctl", "daemon-reload"], ["systemctl", "start", "registry.service"]]
+    without = yaml.safe_load(cloud_init(config, unit, disk_storage=False).split("\n", 1)[1])
+    assert "bootcmd" not in without

@@ -1,0 +1,170 @@
+"""The self-hosted registry VM under mocks: COS and Shielded VM, its own least-privilege service
+account, secrets only in Secret Manager, a data disk that outlives the instance, IAP-only firewall."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from tests.harness import StackRun, is_secret, run_stack, unwrap
+
+NS = "image-sharing"
+INSTANCE = "gcp:compute/instance:Instance"
+DISK = "gcp:compute/disk:Disk"
+FIREWALL = "gcp:compute/firewall:Firewall"
+SECRET = "gcp:secretmanager/secret:Secret"
+SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
+SECRET_MEMBER = "gcp:secretmanager/secretIamMember:SecretIamMember"
+PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
+SA_MEMBER = "serviceAccount:registry-vm@image-sharing-dev.iam.gserviceaccount.com"
+TLS = {f"{NS}:registryTlsCert": "-----CERT-----", f"{NS}:registryTlsKey": "-----KEY-----"}
+
+
+def with_vm(secrets: dict[str, str] | None = None, **values: Any) -> StackRun:
+    return run_stack("dev", overrides={f"{NS}:registryVm": values}, secrets=secrets)
+
+
+def user_data(run: StackRun, name: str = "registry-0") -> dict[str, Any]:
+    text = run.one(INSTANCE, name).inputs["metadata"]["user-data"]
+    assert text.startswith("#cloud-config\n")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+def test_instance_is_shielded_cos_with_its_own_account(dev: StackRun) -> None:
+    vm = dev.one(INSTANCE, "registry-0").inputs
+    assert vm["bootDisk"]["initializeParams"]["image"] == "cos-cloud/cos-stable"
+    assert vm["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableVtpm": True,
+                                            "enableIntegrityMonitoring": True}
+    assert vm["serviceAccount"] == {"email": "registry-vm@image-sharing-dev.iam.gserviceaccount.com",
+                                    "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}
+    assert vm["machineType"] == "e2-micro" and vm["zone"] == "asia-northeast3-a"
+    assert vm["tags"] == ["registry"]
+    assert vm["allowStoppingForUpdate"] is True
+    assert dev.one("gcp:serviceaccount/account:Account").inputs["accountId"] == "registry-vm"
+
+
+def test_metadata_holds_cloud_init_and_no_secret(dev: StackRun) -> None:
+    metadata = dev.one(INSTANCE, "registry-0").inputs["metadata"]
+    assert set(metadata) == {"user-data", "enable-oslogin", "block-project-ssh-keys", "google-logging-enabled",
+                             "google-monitoring-enabled"}
+    assert not is_secret(metadata["user-data"]), "metadata is readable by anyone who can read the VM"
+    assert "gce-container-declaration" not in metadata
+    text = metadata["user-data"]
+    for leaked in ("mock-password", "$2a$", "REGISTRY_HTTP_SECRET=", "secret:"):
+        assert leaked not in text, leaked
+    config = yaml.safe_load(user_data(dev)["write_files"][0]["content"])
+    assert "secret" not in config["http"]
+
+
+def test_secrets_live_in_secret_manager_readable_only_by_the_vm(dev: StackRun) -> None:
+    assert sorted(s.inputs["secretId"] for s in dev.of_type(SECRET)) == ["registry-htpasswd", "registry-http-secret"]
+    for version in dev.of_type(SECRET_VERSION):
+        assert is_secret(version.inputs["secretData"])
+    htpasswd = unwrap(dev.one(SECRET_VERSION, "registry-htpasswd-version").inputs["secretData"])
+    assert htpasswd.startswith("registry:$2a$") and htpasswd.endswith("\n")
+    assert {(m.inputs["secretId"], m.inputs["role"], m.inputs["member"]) for m in dev.of_type(SECRET_MEMBER)} == {
+        ("registry-htpasswd", "roles/secretmanager.secretAccessor", SA_MEMBER),
+        ("registry-http-secret", "roles/secretmanager.secretAccessor", SA_MEMBER)}
+
+
+def test_service_account_has_only_agent_roles_project_wide(dev: StackRun) -> None:
+    assert sorted((m.inputs["role"], m.inputs["member"]) for m in dev.of_type(PROJECT_MEMBER)) == [
+        ("roles/logging.logWriter", SA_MEMBER), ("roles/monitoring.metricWriter", SA_MEMBER)]
+
+
+def test_instance_waits_for_its_grants_and_secrets(dev: StackRun) -> None:
+    deps = dev.deps_of(dev.one(INSTANCE, "registry-0"))
+    assert {f"{SECRET_VERSION}:registry-htpasswd-version", f"{SECRET_MEMBER}:registry-http-secret-accessor",
+            f"{PROJECT_MEMBER}:registry-vm-logging", "gcp:projects/service:Service:compute",
+            f"{DISK}:registry-data"} <= deps
+
+
+def test_data_disk_is_separate_and_survives_the_instance(dev: StackRun, prod: StackRun) -> None:
+    disk = dev.one(DISK, "registry-data")
+    assert disk.inputs["size"] == 10 and disk.inputs["type"] == "pd-balanced"
+    assert disk.protect is False and prod.one(DISK, "registry-data").protect is True
+    vm = dev.one(INSTANCE, "registry-0")
+    disk_link = "https://www.googleapis.com/compute/v1/projects/p/zones/z/disks/registry-data"  # the mock's
+    assert vm.inputs["attachedDisks"] == [{"source": disk_link, "deviceName": "registry-data", "mode": "READ_WRITE"}]
+    assert vm.inputs["bootDisk"]["autoDelete"] is True  # only the boot disk goes with the instance
+    assert vm.options["deleteBeforeReplace"] is True
+    assert "metadata" not in vm.options["replaceOnChanges"]
+    assert user_data(dev)["bootcmd"][0][:2] == ["bash", "-c"]
+
+
+def test_daily_snapshots_kept_after_disk_deletion(dev: StackRun) -> None:
+    policy = dev.one("gcp:compute/resourcePolicy:ResourcePolicy").inputs["snapshotSchedulePolicy"]
+    assert policy["schedule"] == {"dailySchedule": {"daysInCycle": 1, "startTime": "18:00"}}
+    assert policy["retentionPolicy"] == {"maxRetentionDays": 7, "onSourceDiskDelete": "KEEP_AUTO_SNAPSHOTS"}
+    attachment = dev.one("gcp:compute/diskResourcePolicyAttachment:DiskResourcePolicyAttachment")
+    assert attachment.inputs["disk"] == "registry-data"
+
+
+def test_firewall_admits_only_iap_by_default(dev: StackRun) -> None:
+    rules = {r.name: r.inputs for r in dev.of_type(FIREWALL)}
+    assert set(rules) == {"registry-ssh", "registry-port"}
+    assert rules["registry-ssh"]["sourceRanges"] == ["35.235.240.0/20"]
+    assert rules["registry-ssh"]["allows"] == [{"protocol": "tcp", "ports": ["22"]}]
+    assert rules["registry-port"]["sourceRanges"] == ["35.235.240.0/20"]
+    assert rules["registry-port"]["allows"] == [{"protocol": "tcp", "ports": ["5000"]}]
+    for rule in rules.values():
+        assert rule["direction"] == "INGRESS" and rule["targetTags"] == ["registry"]
+
+
+def test_direct_access_with_tls() -> None:
+    run = with_vm(secrets=TLS, directAccessCidrs=["203.0.113.0/24"])
+    assert run.one(FIREWALL, "registry-port").inputs["sourceRanges"] == ["35.235.240.0/20", "203.0.113.0/24"]
+    assert {"registry-tls-cert", "registry-tls-key"} <= {s.inputs["secretId"] for s in run.of_type(SECRET)}
+    config = yaml.safe_load(user_data(run)["write_files"][0]["content"])
+    assert config["http"]["tls"] == {"certificate": "/auth/tls.crt", "key": "/auth/tls.key"}
+    assert "-----KEY-----" not in run.one(INSTANCE).inputs["metadata"]["user-data"]
+
+
+def test_gcs_mode_shares_a_private_versioned_bucket() -> None:
+    run = with_vm(storage="gcs", bucketName="acme-registry-images", instances=2)
+    assert run.of_type(DISK) == []
+    assert sorted(i.name for i in run.of_type(INSTANCE)) == ["registry-0", "registry-1"]
+    bucket = run.one("gcp:storage/bucket:Bucket")
+    assert {k: bucket.inputs[k] for k in ("name", "location", "uniformBucketLevelAccess", "publicAccessPrevention",
+                                          "versioning", "forceDestroy")} == {
+        "name": "acme-registry-images", "location": "ASIA-NORTHEAST3", "uniformBucketLevelAccess": True,
+        "publicAccessPrevention": "enforced", "versioning": {"enabled": True}, "forceDestroy": False}
+    grant = run.one("gcp:storage/bucketIAMMember:BucketIAMMember").inputs
+    assert (grant["role"], grant["member"]) == ("roles/storage.objectAdmin", SA_MEMBER)
+    config = yaml.safe_load(user_data(run)["write_files"][0]["content"])
+    assert config["storage"]["gcs"]["bucket"] == "acme-registry-images"
+    assert "bootcmd" not in user_data(run)
+    assert "storage.googleapis.com" in run.outputs["enabledApis"]
+
+
+def test_bucket_is_protected_in_prod() -> None:
+    run = run_stack("prod", overrides={f"{NS}:registryVm": {"storage": "gcs", "bucketName": "acme-registry"}})
+    assert run.one("gcp:storage/bucket:Bucket").protect is True
+
+
+def test_image_pulled_through_the_docker_hub_cache_when_there_is_one() -> None:
+    run = run_stack("dev", overrides={f"{NS}:artifactRegistry": {"dockerHubProxy": True}})
+    unit = next(f["content"] for f in user_data(run)["write_files"] if f["path"].endswith("registry.service"))
+    assert " asia-northeast3-docker.pkg.dev/image-sharing-dev/images-dockerhub/library/registry:2.8.3\n" in unit
+    grant = run.one("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember", "proxy-reader-registry-vm")
+    assert (grant.inputs["repository"], grant.inputs["role"], grant.inputs["member"]) == (
+        "images-dockerhub", "roles/artifactregistry.reader", SA_MEMBER)
+
+
+def test_vm_off_creates_no_compute() -> None:
+    run = with_vm(enabled=False)
+    assert not [r for r in run.resources if r.type.startswith("gcp:compute") or "secretmanager" in r.type]
+    assert "selfHostedRegistry" not in run.outputs and "registryPassword" not in run.outputs
+
+
+def test_outputs_give_the_tunnel_and_the_walkthrough_commands(dev: StackRun) -> None:
+    out = dev.outputs["selfHostedRegistry"]
+    assert out["address"] == "localhost:5000" and out["username"] == "registry"
+    assert out["commands"]["tunnel"] == ("gcloud compute start-iap-tunnel registry-0 5000 "
+                                         "--local-host-port=localhost:5000 --zone asia-northeast3-a "
+                                         "--project image-sharing-dev")
+    assert list(out["commands"]) == ["tunnel", "login", "build", "tag", "push", "rm", "pull"]
+    assert "--password-stdin" in out["commands"]["login"]
+    assert "registryPassword" in dev.secret_outputs

@@ -1,0 +1,188 @@
+"""What the VM reads, fed to the real programs: cloud-init's schema check, systemd-analyze, shellcheck,
+bash running the secret fetcher against a fake metadata server and Secret Manager on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import yaml
+
+from components.registry_config import (
+    FETCH_SECRETS_SCRIPT,
+    FilesystemStorage,
+    GcsStorage,
+    VmSecret,
+    cloud_init,
+    mount_data_disk_command,
+    registry_config,
+    render_yaml,
+    vm_unit,
+)
+from components.settings import RegistrySettings
+from tests.peers import binary
+
+pytestmark = pytest.mark.integration
+SETTINGS = RegistrySettings()
+SECRETS = [VmSecret("registry-htpasswd", "htpasswd"), VmSecret("registry-http-secret", "http-secret.env")]
+# Executables Container-Optimized OS ships that the unit may call; anything else fails verification.
+COS_BINARIES = ("/bin/bash", "/bin/mkdir", "/usr/bin/docker", "/usr/bin/docker-credential-gcr")
+CLOUD_CONFIG_SCHEMA = Path("/usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json")
+
+
+def user_data(disk: bool, proxy: bool = False) -> str:
+    storage = FilesystemStorage() if disk else GcsStorage(bucket="b")
+    config = render_yaml(registry_config(SETTINGS, storage, http_secret=None))
+    image = "H/p/cache/library/registry:2.8.3" if proxy else SETTINGS.image
+    return cloud_init(config, vm_unit(SETTINGS, image, "proj", SECRETS, disk, "H" if proxy else None), disk)
+
+
+def cloud_init_top_level_keys() -> set[str]:
+    """The keys cloud-init itself documents (its schema's top-level properties)."""
+    schema = json.loads(CLOUD_CONFIG_SCHEMA.read_text())
+    keys: set[str] = set()
+    for ref in schema["allOf"]:
+        keys |= set(schema["$defs"][ref["$ref"].rsplit("/", 1)[1]].get("properties", {}))
+    return keys
+
+
+@pytest.mark.parametrize(("disk", "proxy"), [(True, False), (False, False), (True, True)])
+def test_user_data_passes_cloud_init_schema(tmp_path: Path, disk: bool, proxy: bool) -> None:
+    path = tmp_path / "user-data"
+    path.write_text(user_data(disk, proxy))
+    result = subprocess.run([binary("cloud-init"), "schema", "--config-file", str(path)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Valid cloud-config" in result.stdout
+
+
+def test_schema_check_can_fail(tmp_path: Path) -> None:
+    path = tmp_path / "user-data"
+    path.write_text("#cloud-config\nwrite_files: {path: not-a-list}\n")
+    result = subprocess.run([binary("cloud-init"), "schema", "--config-file", str(path)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+
+
+def test_every_top_level_key_is_one_cloud_init_knows() -> None:
+    known = cloud_init_top_level_keys()
+    assert {"bootcmd", "write_files", "runcmd"} <= known and "registry" not in known
+    for disk in (True, False):
+        data = yaml.safe_load(user_data(disk))
+        assert set(data) <= known
+
+
+def verify_unit(tmp_path: Path, unit: str) -> subprocess.CompletedProcess[str]:
+    """systemd-analyze verify in a root that has what COS has: /usr/bin/docker, docker.service."""
+    root = tmp_path / "root"
+    (root / "usr/lib/systemd").mkdir(parents=True)
+    shutil.copytree("/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    units = root / "etc/systemd/system"
+    units.mkdir(parents=True)
+    for tool in COS_BINARIES:
+        (root / tool[1:]).parent.mkdir(parents=True, exist_ok=True)
+        (root / tool[1:]).write_text("#!/bin/sh\n")
+        (root / tool[1:]).chmod(0o755)
+    (units / "docker.service").write_text(
+        "[Unit]\nDescription=Docker as on COS\n[Service]\nExecStart=/usr/bin/docker\n")
+    (units / "registry.service").write_text(unit)
+    return subprocess.run(
+        [binary("systemd-analyze"), "verify", f"--root={root}", "/etc/systemd/system/registry.service"],
+        capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize("proxy", [False, True])
+def test_unit_passes_systemd_analyze(tmp_path: Path, proxy: bool) -> None:
+    unit = vm_unit(SETTINGS, "registry:2.8.3", "proj", SECRETS, True, "H" if proxy else None)
+    result = verify_unit(tmp_path, unit)
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
+
+
+def test_systemd_analyze_flags_a_bad_unit(tmp_path: Path) -> None:
+    unit = vm_unit(SETTINGS, "registry:2.8.3", "proj", SECRETS, True).replace("Restart=always", "Restart=sometimes")
+    assert "Failed to parse service restart specifier" in verify_unit(tmp_path, unit).stderr
+
+
+def test_shell_scripts_pass_shellcheck(tmp_path: Path) -> None:
+    bootcmd = tmp_path / "bootcmd.sh"
+    bootcmd.write_text("#!/bin/bash\n" + mount_data_disk_command()[2] + "\n")
+    for script in (FETCH_SECRETS_SCRIPT, bootcmd):
+        result = subprocess.run([binary("shellcheck"), "--severity=style", str(script)],
+                                capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stdout
+
+
+class _FakeGoogle(BaseHTTPRequestHandler):
+    """The metadata server's token endpoint and Secret Manager's access endpoint, as JSON like Google's."""
+    secrets: ClassVar[dict[str, bytes]] = {}
+    seen_auth: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        if self.path == "/metadata/instance/service-accounts/default/token":
+            if self.headers.get("Metadata-Flavor") != "Google":
+                return self._send(403, {})
+            return self._send(200, {"access_token": "ya29.fake", "expires_in": 3599, "token_type": "Bearer"},
+                              indent=None)
+        self.seen_auth.append(self.headers.get("Authorization", ""))
+        prefix, suffix = "/sm/projects/proj/secrets/", "/versions/latest:access"
+        name = self.path.removeprefix(prefix).removesuffix(suffix)
+        if self.path.startswith(prefix) and name in self.secrets:
+            data = base64.b64encode(self.secrets[name]).decode()
+            return self._send(200, {"name": f"projects/1/secrets/{name}/versions/3",
+                                    "payload": {"data": data, "dataCrc32c": "123"}}, indent=2)
+        return self._send(404, {"error": {"code": 404}})
+
+    def _send(self, status: int, body: dict[str, object], indent: int | None = 2) -> None:
+        raw = json.dumps(body, indent=indent).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_google() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeGoogle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def fetch(url: str, *pairs: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "METADATA_URL": f"{url}/metadata", "SECRET_MANAGER_URL": f"{url}/sm"}
+    return subprocess.run([binary("bash"), str(FETCH_SECRETS_SCRIPT), "proj", *pairs],
+                          capture_output=True, text=True, check=False, env=env, timeout=60)
+
+
+def test_fetch_secrets_writes_each_secret_privately(fake_google: str, tmp_path: Path) -> None:
+    _FakeGoogle.secrets = {"registry-htpasswd": b"registry:$2a$10$abc/def+ghi\n",
+                           "registry-http-secret": b"REGISTRY_HTTP_SECRET=x" * 40}
+    _FakeGoogle.seen_auth = []
+    result = fetch(fake_google, f"registry-htpasswd={tmp_path}/run/htpasswd",
+                   f"registry-http-secret={tmp_path}/run/http-secret.env")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "run/htpasswd").read_bytes() == _FakeGoogle.secrets["registry-htpasswd"]
+    assert (tmp_path / "run/http-secret.env").read_bytes() == _FakeGoogle.secrets["registry-http-secret"]
+    assert (tmp_path / "run/htpasswd").stat().st_mode & 0o777 == 0o600
+    assert _FakeGoogle.seen_auth == ["Bearer ya29.fake"] * 2
+
+
+def test_fetch_secrets_fails_loudly_on_a_missing_secret(fake_google: str, tmp_path: Path) -> None:
+    _FakeGoogle.secrets = {}
+    result = fetch(fake_google, f"registry-htpasswd={tmp_path}/htpasswd")
+    assert result.returncode != 0
+    assert not (tmp_path / "htpasswd").exists()
