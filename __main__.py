@@ -5,8 +5,15 @@ import pulumi_gcp as gcp
 
 from components.app_source import content_tag
 from components.artifact_repository import ArtifactRepository, ArtifactRepositoryArgs
+from components.build_trigger import BuildTrigger, BuildTriggerArgs
 from components.local_registry import LocalRegistry, LocalRegistryArgs
-from components.outputs import artifact_registry_outputs, iap_tunnel, image_outputs, self_hosted_outputs
+from components.outputs import (
+    artifact_registry_outputs,
+    iap_tunnel,
+    image_outputs,
+    pipeline_outputs,
+    self_hosted_outputs,
+)
 from components.project_services import ProjectServices, ProjectServicesArgs, apis_for
 from components.providers import gcp_provider
 from components.registry_credentials import RegistryCredentials
@@ -50,6 +57,20 @@ if settings.gcp is not None:
             key="artifactRegistry", server=repository.host, repository=repository.path,
             username="oauth2accesstoken", password=client.access_token,
             depends_on=[repository.repository, *repository.grants["writer"]]))
+
+    if settings.uses_build_trigger and repository is not None:
+        pipeline = BuildTrigger("image-pipeline", BuildTriggerArgs(
+            project=project,
+            region=settings.gcp.region,
+            settings=settings.build_trigger,
+            repository=repository,
+            image_name=image_name,
+            mutable_tags=not settings.immutable_tags,
+            require_approval=settings.require_approval,
+            services=services,
+            github_token=settings.secrets.github_token,
+        ), gcp_opts)
+        outputs["imagePipeline"] = pipeline_outputs(pipeline, project)
 
     if settings.uses_registry_vm and credentials is not None:
         vm = RegistryVm("registry-vm", RegistryVmArgs(

@@ -76,11 +76,17 @@ def admin_cidr(value: str) -> str | None:
     return None
 
 
+# Python accepts these, RE2 (what Cloud Build matches branches with) does not.
+_NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
+
+
 def regex(value: str) -> str | None:
     try:
         re.compile(value)
     except re.error as err:
         return f"a valid regular expression ({err})"
+    if _NOT_RE2.search(value):
+        return "a branch regex Cloud Build's RE2 accepts (no lookaround, no backreferences)"
     return None
 
 

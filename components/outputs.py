@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 
 from components.artifact_repository import ArtifactRepository
+from components.build_trigger import BuildTrigger
 from components.registry_vm import RegistryVm
 from components.sample_image import SampleImage
 
@@ -67,3 +68,10 @@ def self_hosted_outputs(address: str, username: str, image: str, tag: str,
 def iap_tunnel(vm: RegistryVm, instance: str, project: str, port: int) -> str:
     return (f"gcloud compute start-iap-tunnel {instance} {port} --local-host-port=localhost:{port} "
             f"--zone {vm.zone} --project {project}")
+
+
+def pipeline_outputs(pipeline: BuildTrigger, project: str) -> dict[str, Any]:
+    history = pipeline.trigger.trigger_id.apply(
+        lambda trigger_id: f"https://console.cloud.google.com/cloud-build/builds;region={pipeline.location}"
+                           f"?project={project}&query=trigger_id%3D%22{trigger_id}%22")
+    return {"triggerId": pipeline.trigger.trigger_id, "buildHistory": history, "manualSteps": pipeline.manual_steps}

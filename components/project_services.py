@@ -12,6 +12,7 @@ from components.settings import Settings
 ARTIFACT_REGISTRY = "artifactregistry.googleapis.com"
 CONTAINER_SCANNING = "containerscanning.googleapis.com"
 RESOURCE_MANAGER = "cloudresourcemanager.googleapis.com"
+CLOUD_BUILD = "cloudbuild.googleapis.com"
 COMPUTE = "compute.googleapis.com"
 IAM = "iam.googleapis.com"
 SECRET_MANAGER = "secretmanager.googleapis.com"
@@ -28,6 +29,11 @@ def apis_for(settings: Settings) -> tuple[str, ...]:
             apis.add(CONTAINER_SCANNING)
         if ar.audit_logs:
             apis.add(RESOURCE_MANAGER)  # project audit config
+    if settings.uses_build_trigger:
+        # The trigger, its builder account and that account's project-level log grant.
+        apis |= {CLOUD_BUILD, IAM, RESOURCE_MANAGER}
+        if settings.build_trigger.generation == 2:
+            apis.add(SECRET_MANAGER)  # the GitHub token
     if settings.uses_registry_vm:
         # The VM, its service account and project log/metric grants, the secrets it fetches at boot.
         apis |= {COMPUTE, IAM, RESOURCE_MANAGER, SECRET_MANAGER}

@@ -90,6 +90,8 @@ class _Mocks(pulumi.runtime.Mocks):
             agent = args.inputs["service"].split(".")[0]
             state["email"] = f"service-{PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
             state["member"] = f"serviceAccount:{state['email']}"
+        elif typ == "gcp:cloudbuild/trigger:Trigger":
+            state["triggerId"] = "0c7e5f2a-trigger"
         elif typ == "random:index/randomPassword:RandomPassword":
             state["result"] = f"mock-password-{name}"
             state["bcryptHash"] = "$2a$10$" + "m" * 53

@@ -1,8 +1,14 @@
-"""Each stack file, run under mocks, provisions exactly what its inventory file lists (the way Cloud
-Foundation Fabric compares a plan with an inventory): a reviewer reads one YAML per stack."""
+"""Each stack file, and each README example, run under mocks, provisions exactly what its inventory
+file lists (the way Cloud Foundation Fabric compares a plan with an inventory): a reviewer reads one
+YAML per stack or example.
+
+A README example is a `config:` block preceded by `<!-- example: NAME on STACK -->`; it is applied on
+top of that stack's file, and `tests/inventories/NAME.yaml` holds what it must provision."""
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +16,29 @@ import pytest
 import yaml
 
 from tests.conftest import stack_run
-from tests.harness import STACKS, StackRun, is_secret
+from tests.harness import ROOT, STACKS, StackRun, is_secret, run_stack
 
 INVENTORIES = Path(__file__).parent / "inventories"
+EXAMPLE = re.compile(r"<!-- example: (\S+) on (\S+) -->\n```yaml\n(.*?)```", re.S)
+
+
+def readme_examples() -> dict[str, tuple[str, dict[str, Any]]]:
+    """name -> (stack, config) for every example block in the README."""
+    text = (ROOT / "README.md").read_text()
+    return {name: (stack, yaml.safe_load(block)["config"]) for name, stack, block in EXAMPLE.findall(text)}
+
+
+@cache
+def example_run(name: str) -> StackRun:
+    if name in STACKS:
+        return stack_run(name)
+    stack, config = readme_examples()[name]
+    secure = {k: f"test-secret-{k.split(':')[-1]}" for k, v in config.items() if isinstance(v, dict) and "secure" in v}
+    plain = {k: v for k, v in config.items() if k not in secure}
+    return run_stack(stack, overrides=plain, secrets=secure)
+
+
+CASES = [*STACKS, *readme_examples()]
 
 
 def key(resource_type: str, name: str) -> str:
@@ -50,9 +76,14 @@ def inventory(stack: str) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("stack", STACKS)
+def test_every_example_has_an_inventory_and_every_inventory_a_case() -> None:
+    assert len(readme_examples()) >= 2
+    assert sorted(p.stem for p in INVENTORIES.glob("*.yaml")) == sorted(CASES)
+
+
+@pytest.mark.parametrize("stack", CASES)
 def test_stack_provisions_exactly_its_inventory(stack: str) -> None:
-    run: StackRun = stack_run(stack)
+    run: StackRun = example_run(stack)
     expected = inventory(stack)
     registered = {key(r.type, r.name): r for r in run.resources if r.custom}
     assert sorted(registered) == sorted(expected["resources"] or {})
@@ -61,15 +92,15 @@ def test_stack_provisions_exactly_its_inventory(stack: str) -> None:
     assert problems == []
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", CASES)
 def test_protected_resources_match_inventory(stack: str) -> None:
-    run = stack_run(stack)
+    run = example_run(stack)
     assert sorted(key(r.type, r.name) for r in run.resources if r.protect) == sorted(inventory(stack)["protected"])
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", CASES)
 def test_outputs_match_inventory(stack: str) -> None:
-    run = stack_run(stack)
+    run = example_run(stack)
     expected = inventory(stack)
     assert sorted(run.outputs) == sorted(expected["outputs"])
     assert mismatches(expected["outputs"], run.outputs) == []

@@ -13,8 +13,8 @@ from tests.harness import StackRun, is_secret, run_stack, unwrap
 NS = "image-sharing"
 IMAGE = "docker:index/image:Image"
 TAG = re.compile(r"^src-[0-9a-f]{12}$")
-HUB = {"overrides": {f"{NS}:sampleImage": {"dockerHubUser": "alice1", "dockerHubRepository": "site"}},
-       "secrets": {f"{NS}:dockerHubToken": "dckr-test-token"}}
+HUB_CONFIG = {f"{NS}:sampleImage": {"dockerHubUser": "alice1", "dockerHubRepository": "site"}}
+HUB_SECRETS = {f"{NS}:dockerHubToken": "dckr-test-token"}
 
 
 def test_gcp_stack_pushes_to_artifact_registry(dev: StackRun) -> None:
@@ -45,7 +45,7 @@ def test_image_waits_for_repository_and_push_grants_only() -> None:
 
 def test_docker_hub_push_only_when_configured(dev: StackRun) -> None:
     assert [i.name for i in dev.of_type(IMAGE)] == ["sample-image-artifactRegistry"]
-    run = run_stack("dev", **HUB)  # type: ignore[arg-type]
+    run = run_stack("dev", overrides=HUB_CONFIG, secrets=HUB_SECRETS)
     hub = run.one(IMAGE, "sample-image-dockerHub")
     assert hub.inputs["imageName"] == f"docker.io/alice1/site:{content_tag()}"
     assert is_secret(hub.inputs["registry"])

@@ -1,0 +1,62 @@
+"""The Cloud Build steps that rebuild the sample image, as data: a change to the pipeline is a reviewed
+`pulumi preview` diff. Pure functions, no resources, so tests can lint the scripts the steps run.
+
+Cloud Build substitutes `$NAME` / `${NAME}` itself (built-ins and `_`-prefixed user keys); a `$`
+meant for the shell is written `$$`."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+# Pinned builder images (never `latest`): gcloud to find the last image, the Docker CLI to build.
+GCLOUD_IMAGE = "gcr.io/google.com/cloudsdktool/cloud-sdk:531.0.0-slim"
+DOCKER_IMAGE = "docker:27.5.1-cli"
+CACHE_FILE = "/workspace/cache-from"
+BUILT_INS = {"PROJECT_ID", "PROJECT_NUMBER", "LOCATION", "BUILD_ID", "COMMIT_SHA", "SHORT_SHA", "REVISION_ID",
+             "REPO_NAME", "REPO_FULL_NAME", "BRANCH_NAME", "TAG_NAME", "TRIGGER_NAME", "TRIGGER_BUILD_CONFIG_PATH",
+             "SERVICE_ACCOUNT_EMAIL", "SERVICE_ACCOUNT"}
+
+# The newest version in the repository, by digest: with immutable tags there is no moving tag to
+# take the build cache from, and a digest works either way.
+FIND_CACHE_SCRIPT = (
+    'last="$$(gcloud artifacts docker images list "${_IMAGE}" --sort-by=~UPDATE_TIME --limit=1 '
+    "--format='value(format(\"{0}@{1}\",package,version))' 2>/dev/null || true)\"\n"
+    f'printf "%s" "$$last" > {CACHE_FILE}\n'
+)
+
+
+def build_script(app_dir: str, tags: list[str]) -> str:
+    """POSIX sh for the docker:cli image: pull the cache if there is one, build for linux/amd64."""
+    tag_args = " ".join(f'-t "${{_IMAGE}}:{tag}"' for tag in tags)
+    return (
+        f'cache="$$(cat {CACHE_FILE})"\n'
+        "set --\n"
+        'if [ -n "$$cache" ] && docker pull "$$cache"; then set -- --cache-from "$$cache"; fi\n'
+        'docker build --platform linux/amd64 "$$@" --build-arg BUILDKIT_INLINE_CACHE=1 '
+        '--build-arg "SOURCE=${_SOURCE}" --build-arg "REVISION=$COMMIT_SHA" '
+        f"{tag_args} {app_dir}\n"
+    )
+
+
+def image_tags(mutable_tags: bool) -> list[str]:
+    """The commit's short SHA always; the moving `latest` only where a tag may be overwritten."""
+    return ["$SHORT_SHA", "latest"] if mutable_tags else ["$SHORT_SHA"]
+
+
+def build_spec(image: pulumi.Input[str], source_url: str, mutable_tags: bool,
+               app_dir: str = "app") -> gcp.cloudbuild.TriggerBuildArgsDict:
+    tags = image_tags(mutable_tags)
+    return {
+        "steps": [
+            {"id": "find-cache", "name": GCLOUD_IMAGE, "entrypoint": "bash", "args": ["-c", FIND_CACHE_SCRIPT]},
+            {"id": "build", "name": DOCKER_IMAGE, "entrypoint": "sh", "args": ["-c", build_script(app_dir, tags)],
+             "wait_fors": ["find-cache"]},
+        ],
+        # Listed images are pushed by Cloud Build itself, which records their provenance.
+        "images": [f"${{_IMAGE}}:{tag}" for tag in tags],
+        "substitutions": {"_IMAGE": image, "_SOURCE": source_url},
+        # A user-managed service account needs an explicit logging choice.
+        "options": {"logging": "CLOUD_LOGGING_ONLY", "substitution_option": "MUST_MATCH"},
+        "timeout": "900s",
+    }

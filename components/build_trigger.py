@@ -1,0 +1,116 @@
+"""The image pipeline: a Cloud Build trigger that rebuilds and pushes the sample image on every push to
+GitHub that touches app/, running as a dedicated service account that can push to one repository and
+write build logs, nothing more."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.artifact_repository import ArtifactRepository
+from components.build_spec import build_spec
+from components.project_services import CLOUD_BUILD, IAM, RESOURCE_MANAGER, SECRET_MANAGER, ProjectServices
+from components.settings import BuildTriggerSettings
+
+LOG_WRITER = "roles/logging.logWriter"
+SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
+
+
+@dataclass(frozen=True)
+class BuildTriggerArgs:
+    project: str
+    region: str
+    settings: BuildTriggerSettings
+    repository: ArtifactRepository
+    image_name: str
+    mutable_tags: bool
+    require_approval: bool
+    services: ProjectServices
+    github_token: pulumi.Output[str] | None = None
+    app_dir: str = "app"
+
+
+class BuildTrigger(pulumi.ComponentResource):
+    """Exposes `trigger`, `location` and `manual_steps` (what a person must do once, if anything)."""
+
+    def __init__(self, name: str, args: BuildTriggerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("image-sharing:pipeline:BuildTrigger", name, None, opts)
+        s = args.settings
+        assert s.github_repository is not None  # the trigger exists only when a repository is set
+        owner, repo_name = s.github_repository.split("/")
+        self._args = args
+
+        account = gcp.serviceaccount.Account(
+            "image-builder", project=args.project, account_id="image-builder",
+            display_name="Builds and pushes the sample image (managed by Pulumi)",
+            opts=self._opts(args.services.needs(IAM)))
+        member = account.email.apply(lambda email: f"serviceAccount:{email}")
+        grants: list[pulumi.Resource] = [
+            # Push (and pull the cache) on this repository only, through its one IAM interface.
+            args.repository.grant("image-builder", member, "writer"),
+            # Build logs: Cloud Logging's writer role exists only project-wide.
+            gcp.projects.IAMMember("image-builder-logs", project=args.project, role=LOG_WRITER, member=member,
+                                   opts=self._opts(args.services.needs(RESOURCE_MANAGER))),
+        ]
+
+        github: gcp.cloudbuild.TriggerGithubArgsDict | None = None
+        event: gcp.cloudbuild.TriggerRepositoryEventConfigArgsDict | None = None
+        if s.generation == 1:
+            self.location = "global"
+            github = {"owner": owner, "name": repo_name, "push": {"branch": s.branch}}
+            self.manual_steps = [
+                f"Connect github.com/{s.github_repository} to Cloud Build once (the Cloud Build GitHub App): "
+                f"https://console.cloud.google.com/cloud-build/triggers;region=global/connect?project={args.project}"]
+        else:
+            self.location = args.region
+            repository = self._second_generation(owner, repo_name)
+            event = {"repository": repository.id, "push": {"branch": s.branch}}
+            self.manual_steps = []
+
+        image = args.repository.path.apply(lambda path: f"{path}/{args.image_name}")
+        self.trigger = gcp.cloudbuild.Trigger(
+            "image-trigger",
+            project=args.project,
+            location=self.location,
+            name=f"{args.image_name}-image",
+            description=f"Rebuilds {args.image_name} when {args.app_dir}/ changes on {s.branch} (managed by Pulumi)",
+            github=github,
+            repository_event_config=event,
+            included_files=[f"{args.app_dir}/**"],
+            service_account=pulumi.Output.concat("projects/", args.project, "/serviceAccounts/", account.email),
+            approval_config={"approval_required": args.require_approval},
+            build=build_spec(image, f"https://github.com/{s.github_repository}", args.mutable_tags, args.app_dir),
+            # The first build must not fail for a missing permission or API.
+            opts=self._opts([*args.services.needs(CLOUD_BUILD), *grants]),
+        )
+        self.register_outputs({"triggerId": self.trigger.trigger_id, "location": self.location})
+
+    def _opts(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, depends_on=depends_on)
+
+    def _second_generation(self, owner: str, repo_name: str) -> gcp.cloudbuildv2.Repository:
+        """cloudbuildv2: the GitHub token in Secret Manager, readable only by Cloud Build's agent."""
+        args = self._args
+        assert args.github_token is not None and args.settings.app_installation_id is not None  # validated
+        secret = gcp.secretmanager.Secret(
+            "github-token", project=args.project, secret_id="github-token", replication={"auto": {}},
+            opts=self._opts(args.services.needs(SECRET_MANAGER)))
+        token: pulumi.Output[str] = pulumi.Output.secret(args.github_token)
+        version = gcp.secretmanager.SecretVersion("github-token-version", secret=secret.id, secret_data=token,
+                                                  opts=self._opts())
+        agent = gcp.projects.ServiceIdentity("cloudbuild-agent", project=args.project, service=CLOUD_BUILD,
+                                             opts=self._opts(args.services.needs(CLOUD_BUILD)))
+        access = gcp.secretmanager.SecretIamMember(
+            "github-token-accessor", project=args.project, secret_id=secret.secret_id, role=SECRET_ACCESSOR,
+            member=agent.member, opts=self._opts())
+        connection = gcp.cloudbuildv2.Connection(
+            "github", project=args.project, location=args.region, name="github",
+            github_config={"app_installation_id": args.settings.app_installation_id,
+                           "authorizer_credential": {"oauth_token_secret_version": version.id}},
+            opts=self._opts([access]))
+        return gcp.cloudbuildv2.Repository(
+            "github-repository", project=args.project, location=args.region, name=repo_name,
+            parent_connection=connection.name, remote_uri=f"https://github.com/{owner}/{repo_name}.git",
+            opts=self._opts())

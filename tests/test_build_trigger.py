@@ -1,0 +1,150 @@
+"""The image pipeline under mocks: a dedicated builder account with exactly its grants, the trigger's
+source, filters, account, logging, steps and tags, both GitHub connection styles, and dependencies
+that make the first build's permissions exist before the trigger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.build_spec import DOCKER_IMAGE, GCLOUD_IMAGE
+from components.config_schema import SettingsError
+from tests.harness import StackRun, is_secret, registered_by_last_failure, run_stack, unwrap
+
+NS = "image-sharing"
+TRIGGER = "gcp:cloudbuild/trigger:Trigger"
+BUILDER = "serviceAccount:image-builder@image-sharing-{stack}.iam.gserviceaccount.com"
+GEN2 = {"githubRepository": "acme/site", "generation": 2, "appInstallationId": 1234}
+TOKEN = {f"{NS}:githubToken": "ghp_test_token"}
+
+
+def with_trigger(stack: str = "dev", secrets: dict[str, str] | None = None, **values: Any) -> StackRun:
+    return run_stack(stack, overrides={f"{NS}:buildTrigger": {"githubRepository": "acme/site", **values}},
+                     secrets=secrets)
+
+
+@pytest.fixture(scope="module")
+def gen1() -> StackRun:
+    return with_trigger("dev")
+
+
+@pytest.fixture(scope="module")
+def gen1_prod() -> StackRun:
+    return with_trigger("prod")
+
+
+@pytest.fixture(scope="module")
+def gen2() -> StackRun:
+    return with_trigger("prod", secrets=TOKEN, **GEN2)
+
+
+def test_no_trigger_without_a_repository(dev: StackRun, local: StackRun) -> None:
+    for run in (dev, local):
+        assert run.of_type(TRIGGER) == [] and "imagePipeline" not in run.outputs
+        assert not [r for r in run.resources if r.name == "image-builder"]
+    assert "cloudbuild.googleapis.com" not in dev.outputs["enabledApis"]
+
+
+def test_builder_account_and_its_exact_grants(gen1: StackRun) -> None:
+    member = BUILDER.format(stack="dev")
+    assert gen1.one("gcp:serviceaccount/account:Account", "image-builder").inputs["accountId"] == "image-builder"
+    project_roles = [(m.inputs["role"]) for m in gen1.of_type("gcp:projects/iAMMember:IAMMember")
+                     if m.inputs["member"] == member]
+    assert project_roles == ["roles/logging.logWriter"]
+    repo_roles = [(m.inputs["repository"], m.inputs["role"])
+                  for m in gen1.of_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
+                  if m.inputs["member"] == member]
+    assert repo_roles == [("images", "roles/artifactregistry.writer")]
+    every_role = {str(r.inputs.get("role")) for r in gen1.resources if r.inputs.get("member") == member}
+    assert not every_role & {"roles/owner", "roles/editor", "roles/artifactregistry.admin",
+                             "roles/cloudbuild.builds.builder"}
+
+
+def test_first_generation_trigger(gen1: StackRun) -> None:
+    trigger = gen1.one(TRIGGER).inputs
+    assert trigger["location"] == "global"
+    assert trigger["github"] == {"owner": "acme", "name": "site", "push": {"branch": "^main$"}}
+    assert "repositoryEventConfig" not in trigger
+    assert trigger["includedFiles"] == ["app/**"]
+    assert trigger["serviceAccount"] == ("projects/image-sharing-dev/serviceAccounts/"
+                                         "image-builder@image-sharing-dev.iam.gserviceaccount.com")
+    assert trigger["build"]["options"]["logging"] == "CLOUD_LOGGING_ONLY"
+    assert trigger["approvalConfig"] == {"approvalRequired": False}
+    assert gen1.outputs["imagePipeline"]["manualSteps"][0].startswith("Connect github.com/acme/site to Cloud Build")
+
+
+def test_steps_build_from_the_app_folder_with_pinned_builders(gen1: StackRun) -> None:
+    build = gen1.one(TRIGGER).inputs["build"]
+    assert [(s["id"], s["name"]) for s in build["steps"]] == [("find-cache", GCLOUD_IMAGE), ("build", DOCKER_IMAGE)]
+    script = build["steps"][1]["args"][1]
+    assert "--cache-from" in script and "--platform linux/amd64" in script and script.rstrip().endswith(" app")
+    assert build["substitutions"] == {
+        "_IMAGE": "asia-northeast3-docker.pkg.dev/image-sharing-dev/images/hello-nginx",
+        "_SOURCE": "https://github.com/acme/site"}
+
+
+def test_moving_tag_only_with_mutable_tags(gen1: StackRun, gen1_prod: StackRun) -> None:
+    assert gen1.one(TRIGGER).inputs["build"]["images"] == ["${_IMAGE}:$SHORT_SHA", "${_IMAGE}:latest"]
+    prod_build = gen1_prod.one(TRIGGER).inputs["build"]
+    assert prod_build["images"] == ["${_IMAGE}:$SHORT_SHA"]
+    assert ":latest" not in prod_build["steps"][1]["args"][1]
+
+
+def test_approval_in_production_by_default_and_as_config(gen1_prod: StackRun) -> None:
+    assert gen1_prod.one(TRIGGER).inputs["approvalConfig"] == {"approvalRequired": True}
+    off = with_trigger("prod", requireApproval=False)
+    assert off.one(TRIGGER).inputs["approvalConfig"] == {"approvalRequired": False}
+
+
+def test_trigger_waits_for_api_repository_and_grants(gen1: StackRun) -> None:
+    assert {"gcp:projects/service:Service:cloudbuild",
+            "gcp:artifactregistry/repository:Repository:repository",
+            "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember:repo-writer-image-builder",
+            "gcp:projects/iAMMember:IAMMember:image-builder-logs"} <= gen1.deps_of(gen1.one(TRIGGER))
+
+
+def test_second_generation_wiring(gen2: StackRun) -> None:
+    trigger = gen2.one(TRIGGER).inputs
+    assert trigger["location"] == "asia-northeast3" and "github" not in trigger
+    assert trigger["repositoryEventConfig"] == {"repository": "github-repository-id", "push": {"branch": "^main$"}}
+    connection = gen2.one("gcp:cloudbuildv2/connection:Connection").inputs
+    assert connection["githubConfig"] == {
+        "appInstallationId": 1234, "authorizerCredential": {"oauthTokenSecretVersion": "github-token-version-id"}}
+    repository = gen2.one("gcp:cloudbuildv2/repository:Repository").inputs
+    assert (repository["remoteUri"], repository["parentConnection"]) == ("https://github.com/acme/site.git", "github")
+    assert gen2.outputs["imagePipeline"]["manualSteps"] == []
+
+
+def test_token_in_secret_manager_with_a_single_accessor(gen2: StackRun) -> None:
+    version = gen2.one("gcp:secretmanager/secretVersion:SecretVersion", "github-token-version")
+    assert is_secret(version.inputs["secretData"]) and unwrap(version.inputs["secretData"]) == "ghp_test_token"
+    accessors = [m for m in gen2.of_type("gcp:secretmanager/secretIamMember:SecretIamMember")
+                 if m.inputs["secretId"] == "github-token"]
+    assert [(a.inputs["role"], a.inputs["member"]) for a in accessors] == [
+        ("roles/secretmanager.secretAccessor",
+         "serviceAccount:service-123456789012@gcp-sa-cloudbuild.iam.gserviceaccount.com")]
+    connection = gen2.one("gcp:cloudbuildv2/connection:Connection")
+    assert "gcp:secretmanager/secretIamMember:SecretIamMember:github-token-accessor" in gen2.deps_of(connection)
+    assert "secretmanager.googleapis.com" in gen2.outputs["enabledApis"]
+
+
+def test_outputs(gen1: StackRun) -> None:
+    out = gen1.outputs["imagePipeline"]
+    assert out["triggerId"] == "0c7e5f2a-trigger"
+    assert out["buildHistory"] == ("https://console.cloud.google.com/cloud-build/builds;region=global"
+                                   "?project=image-sharing-dev&query=trigger_id%3D%220c7e5f2a-trigger%22")
+
+
+@pytest.mark.parametrize(("values", "secrets", "message"), [
+    ({"githubRepository": "acme"}, {}, "buildTrigger.githubRepository = 'acme': expected OWNER/REPO"),
+    ({"githubRepository": "acme/site", "branch": "^main("}, {}, "buildTrigger.branch = '^main(': expected a valid"),
+    ({"githubRepository": "acme/site", "branch": "^(?!wip).*$"}, {},
+     "expected a branch regex Cloud Build's RE2 accepts"),
+    (GEN2, {}, f"{NS}:githubToken = (not set)"),
+])
+def test_bad_pipeline_config_is_refused(values: dict[str, Any], secrets: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        run_stack("dev", overrides={f"{NS}:buildTrigger": values}, secrets=secrets)
+    assert message in str(caught.value)
+    assert registered_by_last_failure() == []
