@@ -87,8 +87,20 @@ def registry_config(registry: RegistrySettings, storage: Storage, *, http_secret
     }
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (file contents in user-data) as literal blocks: readable in the console."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def render_yaml(data: dict[str, Any]) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
 
 
 def htpasswd(username: str, bcrypt_hash: str) -> str:
