@@ -163,3 +163,25 @@ def test_code_that_opens_the_vm_is_flagged(dev: StackRun) -> None:
             resource.inputs["serviceAccount"] = {"email": "default"}
     found = check_stack(tampered)
     assert sorted(found) == ["no-world-admin-ports", "vm-hardened"]
+
+
+def test_pack_registers_every_rule_with_its_enforcement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs policy/__main__.py with PolicyPack replaced (the real one starts a server and blocks)."""
+    import runpy
+    import sys
+
+    import pulumi_policy
+
+    from tests.harness import ROOT
+
+    packs: list[dict[str, Any]] = []
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: packs.append(kwargs))
+    monkeypatch.setattr(sys, "path", [str(ROOT / "policy"), *sys.path])
+    runpy.run_path(str(ROOT / "policy" / "__main__.py"), run_name="__main__")
+    [pack] = packs
+    assert pack["name"] == "image-sharing"
+    registered = {p.name: p for p in pack["policies"]}
+    assert sorted(registered) == sorted(rule.name for rule in rules.RULES)
+    levels = {name: policy.enforcement_level for name, policy in registered.items()}
+    assert levels.pop("bucket-versioned").value == "advisory"
+    assert {level.value for level in levels.values()} == {"mandatory"}
