@@ -8,7 +8,7 @@ STACK  ?= local
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 PULUMI := pulumi --non-interactive
 
-.PHONY: setup test unit lint bench preview up destroy clean
+.PHONY: setup policy-setup test unit lint bench preview up destroy state-bucket clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -16,6 +16,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 setup: $(VENV)/.installed
+
+# The policy pack's own virtualenv (policy/PulumiPolicy.yaml names it).
+policy/venv/.installed: policy/requirements.txt
+	python3 -m venv policy/venv
+	policy/venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
+	touch $@
+
+policy-setup: policy/venv/.installed
 
 test: setup  ## every test, the integration tests with real peers included
 	$(PY) -m pytest
@@ -33,16 +41,23 @@ bench: setup
 .pulumi-state:
 	mkdir -p $@
 
-preview: setup .pulumi-state
+# Every preview and update is checked by the policy pack.
+preview: setup policy-setup .pulumi-state
 	$(PULUMI) stack select --create $(STACK)
-	$(PULUMI) preview --diff --stack $(STACK)
+	$(PULUMI) preview --diff --stack $(STACK) --policy-pack policy
 
-up: setup .pulumi-state
+up: setup policy-setup .pulumi-state
 	$(PULUMI) stack select --create $(STACK)
-	$(PULUMI) up --yes --stack $(STACK)
+	$(PULUMI) up --yes --stack $(STACK) --policy-pack policy
 
 destroy: setup
 	$(PULUMI) destroy --stack $(STACK)
 
+# A versioned, private GCS bucket for dev/prod state: make state-bucket PROJECT=my-project BUCKET=my-state
+state-bucket:
+	gcloud storage buckets create gs://$(BUCKET) --project=$(PROJECT) --location=asia-northeast3 \
+	  --uniform-bucket-level-access --public-access-prevention
+	gcloud storage buckets update gs://$(BUCKET) --versioning
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) policy/venv .mypy_cache .ruff_cache .pytest_cache

@@ -5,6 +5,7 @@ import pulumi_gcp as gcp
 
 from components.app_source import content_tag
 from components.artifact_repository import ArtifactRepository, ArtifactRepositoryArgs
+from components.budget import ProjectBudget, ProjectBudgetArgs
 from components.build_trigger import BuildTrigger, BuildTriggerArgs
 from components.local_registry import LocalRegistry, LocalRegistryArgs
 from components.outputs import (
@@ -39,6 +40,10 @@ if settings.gcp is not None:
     services = ProjectServices("apis", ProjectServicesArgs(project=project, apis=apis_for(settings)), gcp_opts)
     outputs["gcpProject"] = project
     outputs["enabledApis"] = list(services.services)
+
+    if settings.uses_budget:
+        ProjectBudget("budget", ProjectBudgetArgs(
+            project=project, stack=settings.stack, settings=settings.budget, services=services), gcp_opts)
 
     repository = None
     if settings.uses_artifact_registry:

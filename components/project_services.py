@@ -13,6 +13,7 @@ ARTIFACT_REGISTRY = "artifactregistry.googleapis.com"
 CONTAINER_SCANNING = "containerscanning.googleapis.com"
 RESOURCE_MANAGER = "cloudresourcemanager.googleapis.com"
 CLOUD_BUILD = "cloudbuild.googleapis.com"
+BILLING_BUDGETS = "billingbudgets.googleapis.com"
 COMPUTE = "compute.googleapis.com"
 IAM = "iam.googleapis.com"
 SECRET_MANAGER = "secretmanager.googleapis.com"
@@ -39,6 +40,8 @@ def apis_for(settings: Settings) -> tuple[str, ...]:
         apis |= {COMPUTE, IAM, RESOURCE_MANAGER, SECRET_MANAGER}
         if settings.registry_vm.storage == "gcs":
             apis.add(STORAGE)
+    if settings.uses_budget:
+        apis.add(BILLING_BUDGETS)
     return tuple(sorted(apis))
 
 

@@ -107,7 +107,7 @@ class RegistryVm(pulumi.ComponentResource):
                 # A machine type change stops and updates the VM instead of replacing it.
                 allow_stopping_for_update=True,
                 boot_disk={"auto_delete": True,
-                           "initialize_params": {"image": COS_IMAGE, "size": 10, "type": "pd-balanced"}},
+                           "initialize_params": {"image": COS_IMAGE, "size": 10, "type": vm.disk_type}},
                 attached_disks=attached,
                 shielded_instance_config={"enable_secure_boot": True, "enable_vtpm": True,
                                           "enable_integrity_monitoring": True},
@@ -162,7 +162,7 @@ class RegistryVm(pulumi.ComponentResource):
         """A disk of its own: it outlives the instance, is protected in prod and snapshotted daily."""
         args = self._args
         disk = gcp.compute.Disk(
-            "registry-data", project=args.project, zone=args.zone, size=args.vm.disk_size_gb, type="pd-balanced",
+            "registry-data", project=args.project, zone=args.zone, size=args.vm.disk_size_gb, type=args.vm.disk_type,
             opts=self._opts(depends_on=args.services.needs(COMPUTE), protect=args.protect))
         policy = gcp.compute.ResourcePolicy(
             "registry-data-snapshots", project=args.project, region=args.region,

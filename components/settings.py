@@ -122,6 +122,8 @@ class RegistryVmSettings:
         "e2-micro", doc="GCE machine type.",
         check=checks.matches(checks.MACHINE_TYPE, "a GCE machine type such as e2-micro or n2-standard-2"))
     disk_size_gb: int = setting(10, check=checks.in_range(10, 2048, " GB"), doc="Data disk size (disk storage).")
+    disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = setting(
+        "pd-balanced", doc="Boot and data disk type (pd-standard is the free tier's).")
     storage: Literal["disk", "gcs"] = setting("disk", doc="Where images live: a persistent disk or a GCS bucket.")
     bucket_name: str | None = setting(None, doc="GCS bucket for storage=gcs (globally unique).",
                                       check=checks.matches(checks.BUCKET, "a GCS bucket name"))
@@ -135,6 +137,16 @@ class RegistryVmSettings:
         doc="Sources allowed to reach the registry port directly (needs the TLS secrets).")
     snapshot_retention_days: int = setting(7, check=checks.in_range(1, 365, " days"),
                                            doc="Days daily data-disk snapshots are kept.")
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    billing_account: str | None = setting(
+        None, doc="Billing account (XXXXXX-XXXXXX-XXXXXX) for a project budget. Unset: no budget.",
+        check=checks.matches(checks.BILLING_ACCOUNT, "a billing account id XXXXXX-XXXXXX-XXXXXX"))
+    amount: int = setting(10, check=checks.in_range(1, 1_000_000), doc="Monthly budget, in whole currency units.")
+    currency: str = setting("USD", check=checks.matches(checks.CURRENCY, "an ISO 4217 code such as USD"),
+                            doc="Currency of the amount (the billing account's).")
 
 
 @dataclass(frozen=True)
@@ -166,6 +178,7 @@ class Settings:
     build_trigger: BuildTriggerSettings = setting(factory=BuildTriggerSettings, doc="")
     registry: RegistrySettings = setting(factory=RegistrySettings, doc="")
     registry_vm: RegistryVmSettings = setting(factory=RegistryVmSettings, doc="")
+    budget: BudgetSettings = setting(factory=BudgetSettings, doc="")
 
     @property
     def labels(self) -> dict[str, str]:
@@ -183,6 +196,10 @@ class Settings:
     @property
     def uses_build_trigger(self) -> bool:
         return self.uses_artifact_registry and self.build_trigger.github_repository is not None
+
+    @property
+    def uses_budget(self) -> bool:
+        return self.target == "gcp" and self.budget.billing_account is not None
 
     @property
     def uses_local_registry(self) -> bool:

@@ -168,3 +168,9 @@ def test_outputs_give_the_tunnel_and_the_walkthrough_commands(dev: StackRun) -> 
     assert list(out["commands"]) == ["tunnel", "login", "build", "tag", "push", "rm", "pull"]
     assert "--password-stdin" in out["commands"]["login"]
     assert "registryPassword" in dev.secret_outputs
+
+
+def test_disk_type_is_config() -> None:
+    run = with_vm(diskType="pd-standard")
+    assert run.one(DISK).inputs["type"] == "pd-standard"
+    assert run.one(INSTANCE).inputs["bootDisk"]["initializeParams"]["type"] == "pd-standard"

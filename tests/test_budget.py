@@ -1,0 +1,40 @@
+"""The optional project budget: only with a billing account, alerts at 50/90/100%, bad ids refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.config_schema import SettingsError
+from tests.harness import StackRun, registered_by_last_failure, run_stack
+
+BUDGET = "gcp:billing/budget:Budget"
+ACCOUNT = "01A2B3-C4D5E6-F7A8B9"
+
+
+def test_no_budget_without_a_billing_account(dev: StackRun, prod: StackRun) -> None:
+    assert dev.of_type(BUDGET) == [] and prod.of_type(BUDGET) == []
+    assert "billingbudgets.googleapis.com" not in dev.outputs["enabledApis"]
+
+
+def test_budget_for_the_stack_project() -> None:
+    run = run_stack("dev", overrides={"image-sharing:budget": {"billingAccount": ACCOUNT, "amount": 5,
+                                                               "currency": "KRW"}})
+    budget = run.one(BUDGET)
+    assert budget.inputs == {
+        "billingAccount": ACCOUNT, "displayName": "image-sharing dev",
+        "budgetFilter": {"projects": ["projects/123456789012"]},
+        "amount": {"specifiedAmount": {"currencyCode": "KRW", "units": "5"}},
+        "thresholdRules": [{"thresholdPercent": 0.5}, {"thresholdPercent": 0.9}, {"thresholdPercent": 1.0}]}
+    assert run.deps_of(budget) == {"gcp:projects/service:Service:billingbudgets"}
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"billingAccount": "0000-1111"}, "budget.billingAccount = '0000-1111': expected a billing account id"),
+    ({"billingAccount": ACCOUNT, "amount": 0}, "budget.amount = 0: expected a number from 1 to 1000000"),
+    ({"billingAccount": ACCOUNT, "currency": "usd"}, "budget.currency = 'usd': expected an ISO 4217 code"),
+])
+def test_bad_budget_is_refused(values: dict[str, object], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        run_stack("dev", overrides={"image-sharing:budget": values})
+    assert message in str(caught.value)
+    assert registered_by_last_failure() == []
