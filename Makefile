@@ -8,7 +8,12 @@ STACK  ?= local
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 PULUMI := pulumi --non-interactive
 
-.PHONY: setup policy-setup test unit lint bench preview up destroy state-bucket clean
+.PHONY: setup peers policy-setup test unit lint bench preview up destroy state-bucket clean
+
+# Real programs the integration tests start, from Debian's packages (root or sudo needed once).
+PEER_PACKAGES := docker-registry skopeo cloud-init nginx-light systemd
+PEER_COMMANDS := docker-registry skopeo cloud-init nginx systemd-analyze
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -25,7 +30,14 @@ policy/venv/.installed: policy/requirements.txt
 
 policy-setup: policy/venv/.installed
 
-test: setup  ## every test, the integration tests with real peers included
+peers:
+	@for c in $(PEER_COMMANDS); do command -v $$c >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(PEER_PACKAGES) >/dev/null; \
+	fi
+
+test: setup peers  ## every test, the integration tests with real peers included
 	$(PY) -m pytest
 
 unit: setup  ## only the fast tests under mocks
