@@ -6,7 +6,9 @@ STACK  ?= local
 # The local stack keeps its state in a folder here: no Pulumi account needed.
 # For dev/prod, set PULUMI_BACKEND_URL=gs://YOUR-STATE-BUCKET (see README, "State").
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
-PULUMI := pulumi --non-interactive
+# Interactive on purpose: Pulumi asks for the passphrase that encrypts the stack's secrets
+# unless PULUMI_CONFIG_PASSPHRASE (or another secrets provider) is set.
+PULUMI := pulumi
 
 .PHONY: setup peers policy-setup test unit lint bench preview up destroy state-bucket clean
 
