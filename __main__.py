@@ -113,7 +113,7 @@ if hub_user and hub_token is not None:
 if settings.sample_image.enabled and push_targets:
     repo_url = settings.build_trigger.github_repository
     sample = SampleImage("sample-image", SampleImageArgs(
-        name=image_name, targets=push_targets,
+        name=image_name, targets=push_targets, tag=image_tag,
         source_url=f"https://github.com/{repo_url}" if repo_url else "unknown"))
     outputs["sampleImage"] = image_outputs(sample)
 

@@ -59,7 +59,7 @@ class ArtifactRepository(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-sharing:gcp:ArtifactRepository", name, None, opts)
         s = args.settings
-        self._project, self._location = args.project, args.location
+        self._project = args.project
         waits = args.services.needs(ARTIFACT_REGISTRY)
         if s.kms_key_name:
             waits = [*waits, self._kms_grant(s.kms_key_name, waits)]
@@ -106,9 +106,10 @@ class ArtifactRepository(pulumi.ComponentResource):
             self.proxy_path = self._path_of(self.proxy)
 
         self.grants: dict[Role, list[gcp.artifactregistry.RepositoryIamMember]] = {"reader": [], "writer": []}
-        for role, members in (("reader", s.readers), ("writer", s.writers)):
+        configured: tuple[tuple[Role, tuple[str, ...]], ...] = (("reader", s.readers), ("writer", s.writers))
+        for role, members in configured:
             for member in members:
-                self.grant(_slug(member), member, role)  # type: ignore[arg-type]
+                self.grant(_slug(member), member, role)
 
         if s.audit_logs:
             gcp.projects.IAMAuditConfig(

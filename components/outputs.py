@@ -58,10 +58,13 @@ def self_hosted_outputs(address: str, username: str, image: str, tag: str,
                         tunnel: str | None = None) -> dict[str, Any]:
     """The walkthrough's section on registry:2: (tunnel,) login, tag, push, remove, pull back."""
     ref = f"{address}/{image}:{tag}"
-    commands: dict[str, Any] = {"tunnel": tunnel} if tunnel else {}
-    commands |= docker_commands(image, tag, ref, password_login(address, username))
-    commands["rm"] = f"docker image rm {image}:{tag} {ref}"
-    commands = {k: commands[k] for k in ("tunnel", "login", "build", "tag", "push", "rm", "pull") if k in commands}
+    docker = docker_commands(image, tag, ref, password_login(address, username))
+    commands: dict[str, Any] = {
+        **({"tunnel": tunnel} if tunnel else {}),
+        "login": docker["login"], "build": docker["build"], "tag": docker["tag"], "push": docker["push"],
+        "rm": f"docker image rm {image}:{tag} {ref}",  # so the pull below really fetches
+        "pull": docker["pull"],
+    }
     return {"address": address, "username": username, "commands": commands}
 
 

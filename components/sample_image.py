@@ -6,12 +6,9 @@ pushes nothing, and a tag never moves (immutable-tag repositories accept it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
-
-from components.app_source import APP_DIR, content_tag
 
 PLATFORM = "linux/amd64"
 
@@ -32,8 +29,8 @@ class PushTarget:
 class SampleImageArgs:
     name: str
     targets: list[PushTarget]
+    tag: str                 # components.app_source.content_tag(): computed once per run by the caller
     source_url: str = "unknown"
-    app_dir: Path = APP_DIR  # hashed for the tag
     context: str = "app"     # the same folder as Docker sees it: Pulumi runs the program in the project folder
 
 
@@ -42,7 +39,7 @@ class SampleImage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SampleImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-sharing:image:SampleImage", name, None, opts)
-        self.tag = content_tag(args.app_dir)
+        self.tag = args.tag
         self.images: dict[str, docker.Image] = {}
         for target in args.targets:
             ref = pulumi.Output.concat(target.repository, f"/{target.image_name or args.name}:{self.tag}")
