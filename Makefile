@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STACK  ?= local
 # The local stack keeps its state in a folder here: no Pulumi account needed.
-# For dev/prod, set PULUMI_BACKEND_URL=gs://YOUR-STATE-BUCKET (see README, "State").
+# For dev/prod, set PULUMI_BACKEND_URL=gs://YOUR-STATE-BUCKET (see docs/bootstrap.md).
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 # Interactive on purpose: Pulumi asks for the passphrase that encrypts the stack's secrets
 # unless PULUMI_CONFIG_PASSPHRASE (or another secrets provider) is set.

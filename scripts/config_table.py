@@ -1,5 +1,5 @@
-"""Renders the README's table of config keys from the settings code (their defaults and doc texts).
-`python scripts/config_table.py --write` updates README.md; a test fails when they drift apart."""
+"""Renders the table of config keys in docs/configuration.md from the settings code (their defaults and doc
+texts). `python scripts/config_table.py --write` updates the page; a test fails when they drift apart."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from components.config_schema import reference
 from components.settings import GCP_KEYS, SECRET_DOCS, Settings
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 START, END = "<!-- config-table:start -->", "<!-- config-table:end -->"
 NAMESPACE = "image-sharing"
 
@@ -30,15 +30,15 @@ def render() -> str:
 SECTION = re.compile(re.escape(START) + r"(.*?)" + re.escape(END), re.S)
 
 
-def in_readme(text: str) -> str:
+def in_page(text: str) -> str:
     found = SECTION.search(text)
     return found.group(1).strip() if found else ""
 
 
 def main() -> None:
     if "--write" in sys.argv:
-        text = README.read_text()
-        README.write_text(SECTION.sub(lambda _: f"{START}\n{render()}\n{END}", text))
+        text = PAGE.read_text()
+        PAGE.write_text(SECTION.sub(lambda _: f"{START}\n{render()}\n{END}", text))
     else:
         print(render())
 

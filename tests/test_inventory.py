@@ -1,9 +1,9 @@
-"""Each stack file, and each README example, run under mocks, provisions exactly what its inventory
+"""Each stack file, and each docs example, run under mocks, provisions exactly what its inventory
 file lists (the way Cloud Foundation Fabric compares a plan with an inventory): a reviewer reads one
 YAML per stack or example.
 
-A README example is a `config:` block preceded by `<!-- example: NAME on STACK -->`; it is applied on
-top of that stack's file, and `tests/inventories/NAME.yaml` holds what it must provision."""
+A docs example (README.md or docs/*.md) is a `config:` block preceded by `<!-- example: NAME on STACK -->`;
+it is applied on top of that stack's file, and `tests/inventories/NAME.yaml` holds what it must provision."""
 
 from __future__ import annotations
 
@@ -23,9 +23,13 @@ EXAMPLE = re.compile(r"<!-- example: (\S+) on (\S+) -->\n```yaml\n(.*?)```", re.
 
 
 def readme_examples() -> dict[str, tuple[str, dict[str, Any]]]:
-    """name -> (stack, config) for every example block in the README."""
-    text = (ROOT / "README.md").read_text()
-    return {name: (stack, yaml.safe_load(block)["config"]) for name, stack, block in EXAMPLE.findall(text)}
+    """name -> (stack, config) for every example block in the README and the docs pages."""
+    examples: dict[str, tuple[str, dict[str, Any]]] = {}
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for name, stack, block in EXAMPLE.findall(page.read_text()):
+            assert name not in examples, f"example {name} appears twice ({page.name})"
+            examples[name] = (stack, yaml.safe_load(block)["config"])
+    return examples
 
 
 @cache

@@ -1,5 +1,5 @@
 """The policy pack's rules: each one both ways on a hand-made resource, then every rule over every
-stack and README example from the mock harness (no violation), and over insecure variants (the
+stack and docs example from the mock harness (no violation), and over insecure variants (the
 expected violations)."""
 
 from __future__ import annotations

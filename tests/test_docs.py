@@ -1,0 +1,168 @@
+"""The docs are the front door: a short README, links that resolve, a config table that matches the
+code, and every command they show accepted by the tool that runs it."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from scripts import config_table
+from tests.conftest import stack_run
+from tests.gcloud_cli import refusal
+from tests.harness import ROOT, STACKS
+from tests.test_inventory import example_run, readme_examples
+
+README = ROOT / "README.md"
+PAGES = sorted((ROOT / "docs").glob("*.md"))
+README_LIMIT = 150
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+SHELL_FENCES = {"sh", "bash", "console", ""}
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    return {_slug(h) for h in re.findall(r"^#+ (.+)$", page.read_text(), re.M)}
+
+
+def test_readme_is_a_short_front_door() -> None:
+    lines = README.read_text().splitlines()
+    assert len(lines) < README_LIMIT
+    text = "\n".join(lines)
+    assert "```mermaid" in text and "make test" in text and "make up" in text
+
+
+def test_readme_links_every_docs_page() -> None:
+    linked = {(README.parent / target).resolve() for target in LINK.findall(README.read_text())}
+    assert {p.resolve() for p in PAGES} <= linked
+
+
+def _broken_links(page: Path) -> list[str]:
+    broken = []
+    for target in LINK.findall(page.read_text()):
+        if re.match(r"[a-z]+://", target):
+            continue
+        path, _, anchor = target.partition("#")
+        dest = (page.parent / path).resolve() if path else page
+        if not dest.exists() or (anchor and dest.suffix == ".md" and anchor not in _anchors(dest)):
+            broken.append(target)
+    return broken
+
+
+@pytest.mark.parametrize("page", [README, *PAGES], ids=lambda p: p.name)
+def test_links_resolve(page: Path) -> None:
+    assert _broken_links(page) == []
+
+
+def test_link_check_finds_a_missing_page_and_a_missing_anchor(tmp_path: Path) -> None:
+    (tmp_path / "other.md").write_text("# Other page\n\n## Undo\n")
+    page = tmp_path / "page.md"
+    page.write_text("[ok](other.md#undo) [gone](missing.md) [bad anchor](other.md#nope) [web](https://x.org/y)")
+    assert _broken_links(page) == ["missing.md", "other.md#nope"]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_each_page_starts_with_what_you_get_and_ends_with_undo(page: Path) -> None:
+    text = page.read_text()
+    first_paragraph = text.split("\n\n")[1]
+    assert first_paragraph.startswith("**What you get:**")
+    assert re.findall(r"^## (.+)$", text, re.M)[-1] == "Undo"
+
+
+def test_config_table_matches_settings_code() -> None:
+    assert config_table.in_page(config_table.PAGE.read_text()) == config_table.render(), (
+        "run `python scripts/config_table.py --write`")
+
+
+def test_every_settings_key_is_documented() -> None:
+    table = config_table.render()
+    for key in ("gcp:project", "image-sharing:artifactRegistry.cleanup.keepRecent",
+                "image-sharing:registryVm.directAccessCidrs", "image-sharing:githubToken (secret)"):
+        assert f"`{key}`" in table
+
+
+def _docs_text() -> str:
+    return "\n".join(p.read_text() for p in [README, *PAGES])
+
+
+def test_make_targets_shown_exist() -> None:
+    targets = set(re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), re.M))
+    # `make X` in inline code or anywhere in a code line
+    used = set(re.findall(r"(?:^|`|\s)make ([a-z][a-z-]*)", _docs_text(), re.M))
+    assert {"test", "up", "unit", "preview"} <= used
+    assert used - targets == set()
+
+
+def _shell_blocks(text: str) -> list[str]:
+    """The bodies of fenced shell code blocks (and of unlabelled ones)."""
+    blocks, body, lang = [], [], None
+    for line in text.splitlines():
+        fence = re.match(r"^\s*```(\w*)\s*$", line)
+        if fence and lang is None:
+            lang, body = fence.group(1), []
+        elif fence:
+            if lang in SHELL_FENCES:
+                blocks.append("\n".join(body))
+            lang = None
+        elif lang is not None:
+            body.append(line)
+    return blocks
+
+
+def _commands(text: str, program: str) -> list[str]:
+    """Every `program ...` command in the shell code blocks and inline code spans, continuations
+    joined, comments dropped and command substitutions replaced by a placeholder word."""
+    found = []
+    spans = re.findall(rf"`({program} [^`]+)`", text)
+    for block in [*_shell_blocks(text), *spans]:
+        for line in block.replace("\\\n", " ").splitlines():
+            if not line.lstrip().startswith(program + " "):
+                continue
+            words = shlex.split(re.sub(r"\$\([^)]*\)", "VALUE", line), comments=True)
+            found.append(shlex.join(words))
+    return found
+
+
+DOC_GCLOUD = sorted(set(_commands(_docs_text(), "gcloud")))
+
+
+def test_docs_show_gcloud_commands() -> None:
+    assert len(DOC_GCLOUD) >= 5
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("command", DOC_GCLOUD)
+def test_documented_gcloud_command_parses(command: str) -> None:
+    assert refusal(command) is None
+
+
+@pytest.mark.integration
+def test_gcloud_check_refuses_what_gcloud_refuses() -> None:
+    """The check can fail: a misspelled flag and an unknown command are refused by gcloud itself."""
+    assert "unrecognized arguments" in (refusal("gcloud compute instances reset vm --zonee z") or "")
+    assert "Invalid choice" in (refusal("gcloud compute instancez list") or "")
+    assert refusal("gcloud auth configure-docker europe-docker.pkg.dev --bogus-flag") is not None
+
+
+def _printed_gcloud(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value.startswith("gcloud ") else []
+    if isinstance(value, dict):
+        return [c for v in value.values() for c in _printed_gcloud(v)]
+    if isinstance(value, list):
+        return [c for v in value for c in _printed_gcloud(v)]
+    return []
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case", [*STACKS, *readme_examples()])
+def test_gcloud_commands_the_program_prints_parse(case: str) -> None:
+    run = stack_run(case) if case in STACKS else example_run(case)
+    refused = {c: refusal(c) for c in _printed_gcloud(run.outputs)}
+    assert {c: r for c, r in refused.items() if r} == {}
