@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from scripts import config_table
+from tests import docker_cli
 from tests.conftest import stack_run
 from tests.gcloud_cli import refusal
 from tests.harness import ROOT, STACKS
@@ -119,21 +120,36 @@ def _commands(text: str, program: str) -> list[str]:
     """Every `program ...` command in the shell code blocks and inline code spans, continuations
     joined, comments dropped and command substitutions replaced by a placeholder word."""
     found = []
-    spans = re.findall(rf"`({program} [^`]+)`", text)
+    spans = [" ".join(span.split()) for span in re.findall(rf"`({program} [^`]+)`", text)]
     for block in [*_shell_blocks(text), *spans]:
         for line in block.replace("\\\n", " ").splitlines():
             if not line.lstrip().startswith(program + " "):
                 continue
-            words = shlex.split(re.sub(r"\$\([^)]*\)", "VALUE", line), comments=True)
+            words = shlex.split(re.sub(r"\$\([^)]*\)", "value", line), comments=True)
             found.append(shlex.join(words))
     return found
 
 
 DOC_GCLOUD = sorted(set(_commands(_docs_text(), "gcloud")))
+DOC_DOCKER = sorted(set(_commands(_docs_text(), "docker")))
 
 
-def test_docs_show_gcloud_commands() -> None:
+def test_docs_show_gcloud_and_docker_commands() -> None:
     assert len(DOC_GCLOUD) >= 5
+    assert len(DOC_DOCKER) >= 5
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("command", DOC_DOCKER)
+def test_documented_docker_command_parses(command: str) -> None:
+    assert docker_cli.refusal(command) is None
+
+
+@pytest.mark.integration
+def test_docker_check_refuses_what_docker_refuses() -> None:
+    assert "unknown flag" in (docker_cli.refusal("docker run --rmm img:1") or "")
+    assert "invalid reference format" in (docker_cli.refusal("docker pull Upper/Case:1") or "")
+    assert docker_cli.refusal("docker tag a:1 localhost:5000/a:1") is None
 
 
 @pytest.mark.integration
@@ -150,19 +166,21 @@ def test_gcloud_check_refuses_what_gcloud_refuses() -> None:
     assert refusal("gcloud auth configure-docker europe-docker.pkg.dev --bogus-flag") is not None
 
 
-def _printed_gcloud(value: object) -> list[str]:
+def _printed(value: object, program: str) -> list[str]:
+    """Every `program ...` command in the outputs, including the parts of a shell pipeline."""
     if isinstance(value, str):
-        return [value] if value.startswith("gcloud ") else []
+        return [part.strip() for part in value.split(" | ") if part.strip().startswith(program + " ")]
     if isinstance(value, dict):
-        return [c for v in value.values() for c in _printed_gcloud(v)]
+        return [c for v in value.values() for c in _printed(v, program)]
     if isinstance(value, list):
-        return [c for v in value for c in _printed_gcloud(v)]
+        return [c for v in value for c in _printed(v, program)]
     return []
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize("case", [*STACKS, *readme_examples()])
-def test_gcloud_commands_the_program_prints_parse(case: str) -> None:
+def test_gcloud_and_docker_commands_the_program_prints_parse(case: str) -> None:
     run = stack_run(case) if case in STACKS else example_run(case)
-    refused = {c: refusal(c) for c in _printed_gcloud(run.outputs)}
+    refused = {c: refusal(c) for c in _printed(run.outputs, "gcloud")}
+    refused |= {c: docker_cli.refusal(c) for c in _printed(run.outputs, "docker")}
     assert {c: r for c, r in refused.items() if r} == {}
