@@ -1,12 +1,14 @@
 """Runs the whole Pulumi program for a stack under Pulumi's own mocks and records what it registers:
 each resource's type, name, inputs, dependencies, provider, parent and protect flag, plus the stack
-outputs. Used by the tests and by the benchmark."""
+outputs. Used by the tests and by the benchmark. The main program by default; `project_dir=BOOTSTRAP`
+runs the bootstrap project the same way."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import runpy
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from pulumi.runtime import rpc as rpc_sig
 from pulumi.runtime.stack import run_pulumi_func
 
 ROOT = Path(__file__).resolve().parent.parent
+BOOTSTRAP = ROOT / "bootstrap"
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
 STACKS = ("dev", "prod", "local")
 # What the mocks answer for invokes and for provider-computed outputs.
@@ -92,6 +95,13 @@ class _Mocks(pulumi.runtime.Mocks):
             state["member"] = f"serviceAccount:{state['email']}"
         elif typ == "gcp:cloudbuild/trigger:Trigger":
             state["triggerId"] = "0c7e5f2a-trigger"
+        elif typ == "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":
+            state["name"] = f"projects/{PROJECT_NUMBER}/locations/global/workloadIdentityPools/" + str(
+                args.inputs["workloadIdentityPoolId"])
+        elif typ == "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":
+            state["name"] = (f"projects/{PROJECT_NUMBER}/locations/global/workloadIdentityPools/"
+                             f"{args.inputs['workloadIdentityPoolId']}/providers/"
+                             f"{args.inputs['workloadIdentityPoolProviderId']}")
         elif typ == "random:index/randomPassword:RandomPassword":
             state["result"] = f"mock-password-{name}"
             state["bcryptHash"] = "$2a$10$" + "m" * 53
@@ -133,9 +143,9 @@ def unwrap(value: Any) -> Any:
     return value["value"] if is_secret(value) else value
 
 
-def stack_config(stack: str) -> tuple[dict[str, Any], set[str]]:
+def stack_config(stack: str, project_dir: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
     """The stack file's config; `secure:` values become readable test values, still secret."""
-    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
+    data = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
     config: dict[str, Any] = {}
     secret: set[str] = set()
     for key, value in (data.get("config") or {}).items():
@@ -164,10 +174,11 @@ async def _resolve(value: Any) -> tuple[Any, bool]:
 
 
 def run_stack(stack: str, overrides: Mapping[str, Any] | None = None,
-              secrets: Mapping[str, str] | None = None, drop: tuple[str, ...] = ()) -> StackRun:
-    """Runs __main__.py for `stack`. `overrides` replace config keys (full `ns:key` names; objects
-    are JSON-encoded as the Pulumi CLI does); `secrets` add secret keys; `drop` removes keys."""
-    config, secret_keys = stack_config(stack)
+              secrets: Mapping[str, str] | None = None, drop: tuple[str, ...] = (),
+              project_dir: Path = ROOT) -> StackRun:
+    """Runs `project_dir`/__main__.py for `stack`. `overrides` replace config keys (full `ns:key` names;
+    objects are JSON-encoded as the Pulumi CLI does); `secrets` add secret keys; `drop` removes keys."""
+    config, secret_keys = stack_config(stack, project_dir)
     config.update(overrides or {})
     for key, value in (secrets or {}).items():
         config[key] = value
@@ -180,12 +191,17 @@ def run_stack(stack: str, overrides: Mapping[str, Any] | None = None,
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi.runtime.settings.reset_options()
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config({k: _encode(v) for k, v in config.items()}, sorted(secret_keys))
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
+    # Pulumi puts the program's folder on the import path; the main program's is already there.
+    extra_path = str(project_dir) not in sys.path
+    if extra_path:
+        sys.path.insert(0, str(project_dir))
     try:
-        loop.run_until_complete(run_pulumi_func(_program))
+        loop.run_until_complete(run_pulumi_func(lambda: _program(project_dir)))
         root = pulumi.runtime.settings.get_root_resource()
         for name, value in getattr(root, "outputs", {}).items():
             outputs[name], is_secret = loop.run_until_complete(_resolve(value))
@@ -200,14 +216,16 @@ def run_stack(stack: str, overrides: Mapping[str, Any] | None = None,
         loop.run_until_complete(loop.shutdown_default_executor())  # invokes ran in its threads
         loop.close()
         asyncio.set_event_loop(None)
+        if extra_path:
+            sys.path.remove(str(project_dir))
     return StackRun(stack, resources, outputs, secret_outputs)
 
 
 _last_failed_requests: list[Any] = []
 
 
-def _program() -> None:
-    runpy.run_path(str(ROOT / "__main__.py"))
+def _program(project_dir: Path) -> None:
+    runpy.run_path(str(project_dir / "__main__.py"))
 
 
 def registered_by_last_failure() -> list[str]:

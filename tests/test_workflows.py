@@ -1,8 +1,10 @@
 """The GitHub workflows: actionlint (the real linter) passes; every action is pinned to a version; no
-expression reaches a shell; previews carry the policy pack; prod waits for an approved environment."""
+expression reaches a shell; previews carry the policy pack; prod waits for an approved environment;
+pull requests reach no prod secret and no deploy identity."""
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shutil
@@ -56,14 +58,13 @@ def test_gcp_auth_is_workload_identity_only() -> None:
     assert "credentials_json" not in "".join(p.read_text() for p in WORKFLOWS.glob("*.yml"))
 
 
-def test_pull_requests_get_a_policy_checked_preview_per_stack() -> None:
+def test_pull_requests_get_a_policy_checked_dev_preview() -> None:
     workflow = load("pull-request.yml")
     assert list(workflow[True]) == ["pull_request"]  # YAML reads the key `on` as True
     preview = workflow["jobs"]["preview"]
     assert preview["needs"] == "checks"
-    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
     [pulumi] = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
-    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["command"] == "preview" and pulumi["with"]["stack-name"] == "dev"
     assert pulumi["with"]["policyPacks"] == "policy"
     assert pulumi["with"]["comment-on-pr"] is True and pulumi["with"]["diff"] is True
     assert workflow["permissions"] == {"contents": "read"}
@@ -71,14 +72,92 @@ def test_pull_requests_get_a_policy_checked_preview_per_stack() -> None:
     assert "bash .ci/run" in checks
 
 
-def test_main_updates_dev_and_prod_only_through_an_approved_environment() -> None:
-    jobs = load("deploy.yml")["jobs"]
-    assert jobs["dev"]["environment"] == "dev"
-    assert jobs["prod"]["environment"] == "prod" and jobs["prod"]["needs"] == "dev"
-    for stack, job in jobs.items():
+# What a pull request's run may read: the dev preview identity, the federation that grants only it,
+# the state location, and the token GitHub scopes to the run itself.
+PULL_REQUEST_VARIABLES = {"GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_PREVIEW_SERVICE_ACCOUNT", "PULUMI_BACKEND_URL"}
+PULL_REQUEST_SECRETS = {"GITHUB_TOKEN"}
+REFERENCE = re.compile(r"\b(vars|secrets)\.([A-Za-z0-9_]+)")
+
+
+def references(node: Any) -> set[tuple[str, str]]:
+    """(`vars` or `secrets`, NAME) for every expression anywhere in a parsed workflow or job."""
+    return {(m[1], m[2]) for m in REFERENCE.finditer(yaml.safe_dump(node))}
+
+
+def pull_request_violations(workflow: dict[Any, Any]) -> list[str]:
+    """Why a pull-request workflow could reach prod secrets or a deploy identity; empty when it cannot."""
+    found = []
+    for kind, name in sorted(references(workflow)):
+        allowed = PULL_REQUEST_VARIABLES if kind == "vars" else PULL_REQUEST_SECRETS
+        if name not in allowed:
+            found.append(f"reads {kind}.{name}")
+    for job_name, job in workflow["jobs"].items():
+        if "environment" in job:
+            found.append(f"{job_name}: runs in environment {job['environment']!r}")
+        if "id-token" in (job.get("permissions") or {}) and job_name != "preview":
+            found.append(f"{job_name}: may request federated tokens")
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("pulumi/actions@") and step["with"]["command"] != "preview":
+                found.append(f"{job_name}: runs pulumi {step['with']['command']}")
+    if "id-token" in (workflow.get("permissions") or {}):
+        found.append("every job may request federated tokens")
+    return found
+
+
+def test_pull_requests_reach_no_prod_secret_and_no_deploy_identity() -> None:
+    workflow = load("pull-request.yml")
+    assert pull_request_violations(workflow) == []
+    # The one federated step: the preview identity, through the provider only it trusts (test_bootstrap).
+    [auth] = [step for job in workflow["jobs"].values() for step in job["steps"]
+              if step.get("uses", "").startswith("google-github-actions/auth@")]
+    assert auth["with"]["service_account"] == "${{ vars.GCP_PREVIEW_SERVICE_ACCOUNT }}"
+
+
+@pytest.mark.parametrize("mutate, reason", [
+    (lambda w: w["jobs"]["preview"]["steps"][-1].setdefault("env", {}).update(
+        PULUMI_CONFIG_PASSPHRASE="${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"), "secrets.PULUMI_CONFIG_PASSPHRASE"),
+    (lambda w: w["jobs"]["preview"]["steps"][-2]["with"].update(
+        service_account="${{ vars.GCP_SERVICE_ACCOUNT }}"), "vars.GCP_SERVICE_ACCOUNT"),
+    (lambda w: w["jobs"]["preview"]["steps"][-2]["with"].update(
+        workload_identity_provider="${{ vars.GCP_MAIN_WORKLOAD_IDENTITY_PROVIDER }}"),
+     "vars.GCP_MAIN_WORKLOAD_IDENTITY_PROVIDER"),
+    (lambda w: w["jobs"]["preview"].update(environment="prod"), "environment 'prod'"),
+    (lambda w: w["jobs"]["preview"]["steps"][-1]["with"].update(command="up"), "runs pulumi up"),
+    (lambda w: w["jobs"]["checks"].update(permissions={"id-token": "write"}), "checks: may request"),
+    (lambda w: w.update(permissions={"contents": "read", "id-token": "write"}), "every job may request"),
+])
+def test_a_pull_request_workflow_that_reaches_prod_is_refused(mutate: Any, reason: str) -> None:
+    workflow = copy.deepcopy(load("pull-request.yml"))
+    mutate(workflow)
+    assert any(reason in v for v in pull_request_violations(workflow)), pull_request_violations(workflow)
+
+
+def test_main_updates_dev_then_previews_and_updates_prod_through_environments() -> None:
+    workflow = load("deploy.yml")
+    jobs = workflow["jobs"]
+    assert workflow["permissions"] == {"contents": "read"}  # id-token per job, only where a job federates
+    assert {name: job["environment"] for name, job in jobs.items()} == {
+        "dev": "dev", "prod-preview": "prod-preview", "prod": "prod"}
+    assert jobs["prod-preview"]["needs"] == "dev" and jobs["prod"]["needs"] == "prod-preview"
+    commands = {}
+    for name, job in jobs.items():
+        assert job["if"] == "github.ref == 'refs/heads/main'"  # workflow_dispatch may name any branch
+        assert job["permissions"] == {"contents": "read", "id-token": "write"}
+        [auth] = [s for s in job["steps"] if s.get("uses", "").startswith("google-github-actions/auth@")]
+        assert auth["with"] == {"workload_identity_provider": "${{ vars.GCP_MAIN_WORKLOAD_IDENTITY_PROVIDER }}",
+                                "service_account": "${{ vars.GCP_SERVICE_ACCOUNT }}"}  # the environment's own
         [pulumi] = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
-        assert pulumi["with"]["command"] == "up" and pulumi["with"]["stack-name"] == stack
         assert pulumi["with"]["policyPacks"] == "policy"
+        commands[name] = (pulumi["with"]["command"], pulumi["with"]["stack-name"])
+    assert commands == {"dev": ("up", "dev"), "prod-preview": ("preview", "prod"), "prod": ("up", "prod")}
+    assert jobs["prod-preview"]["steps"][-1]["with"]["comment-on-summary"] is True
+
+
+def test_no_secret_is_repository_wide() -> None:
+    """Stack secrets are decrypted with each stack's KMS key, reachable only by that environment's
+    identity; the workflows hold no secret but the run's own GitHub token."""
+    for path in WORKFLOWS.glob("*.yml"):
+        assert {name for kind, name in references(load(path.name)) if kind == "secrets"} <= {"GITHUB_TOKEN"}
 
 
 def actionlint(cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,74 @@
+"""Bootstrap, run once by a project owner: state bucket, per-stack KMS keys, GitHub federation, CI identities.
+Its outputs are the commands that hand them to GitHub."""
+
+import shlex
+
+import pulumi
+import pulumi_gcp as gcp
+
+from foundation import roles
+from foundation.federation import ENVIRONMENTS, GithubFederation
+from foundation.github_commands import Variable, environment_commands, variable_commands
+from foundation.identity import CiIdentity, Condition, IdentityArgs, state_paths
+from foundation.services import BOOTSTRAP_APIS, STACK_APIS, Apis
+from foundation.settings import STACKS, load_settings
+from foundation.stack_key import StackKey
+from foundation.state_bucket import StateBucket
+
+settings = load_settings()  # fails here, before any resource, on a bad config value
+host, region, repo = settings.gcp.project, settings.gcp.region, settings.bootstrap.github_repository
+opts = pulumi.ResourceOptions(providers=[gcp.Provider("gcp", project=host, region=region,
+                                                      default_labels=settings.labels)])
+
+apis = Apis("bootstrap-apis", host, BOOTSTRAP_APIS, opts)
+stack_apis = {stack: [apis[api] for api in STACK_APIS] if settings.stack_project(stack) == host
+              else list(Apis(f"{stack}-apis", settings.stack_project(stack), STACK_APIS, opts).services.values())
+              for stack in STACKS}
+state = StateBucket("state", settings.state_bucket, region, host, apis["storage.googleapis.com"], opts)
+federation = GithubFederation(
+    "github", host, repo, settings.bootstrap.github_repository_id, settings.bootstrap.main_branch,
+    depends_on=[apis["iam.googleapis.com"], apis["sts.googleapis.com"]], opts=opts)
+keys = {stack: StackKey(f"{stack}-secrets", stack, host, region, apis["cloudkms.googleapis.com"], opts)
+        for stack in STACKS}
+
+deploy_conditions = {roles.PROJECT_IAM: Condition("only the roles the program grants", roles.project_iam_condition())}
+identities: dict[str, CiIdentity] = {}
+for stack in STACKS:
+    project = settings.stack_project(stack)
+    # dev previews run on every pull request; prod's only on main, before the approval (docs/bootstrap.md).
+    preview_principal = federation.any_run() if stack == "dev" else federation.environment_run("prod-preview")
+    identities[f"{stack}-preview"] = CiIdentity(f"{stack}-preview", IdentityArgs(
+        account_id=f"ci-{stack}-preview", description=f"pulumi preview of {stack} (read-only)",
+        host_project=host, target_project=project, roles=roles.PREVIEW_ROLES, principal=preview_principal,
+        key=keys[stack], key_role="roles/cloudkms.cryptoKeyDecrypter", state=state,
+        apis=[apis["iam.googleapis.com"], *stack_apis[stack]]), opts)
+    identities[f"{stack}-deploy"] = CiIdentity(f"{stack}-deploy", IdentityArgs(
+        account_id=f"ci-{stack}-deploy", description=f"pulumi up of {stack}",
+        host_project=host, target_project=project, roles=roles.deploy_roles(),
+        principal=federation.environment_run(stack), key=keys[stack],
+        key_role="roles/cloudkms.cryptoKeyEncrypterDecrypter", state=state,
+        state_writes=state_paths(state.name, settings.bootstrap.program_project, stack),
+        conditions=deploy_conditions, apis=[apis["iam.googleapis.com"], *stack_apis[stack]]), opts)
+
+# Each deploying job's environment selects its own service account; the providers are repository-wide.
+variables = [
+    Variable("PULUMI_BACKEND_URL", state.url),
+    Variable("GCP_WORKLOAD_IDENTITY_PROVIDER", federation.ci_provider.name),
+    Variable("GCP_PREVIEW_SERVICE_ACCOUNT", identities["dev-preview"].email),
+    Variable("GCP_MAIN_WORKLOAD_IDENTITY_PROVIDER", federation.main_provider.name),
+    Variable("GCP_SERVICE_ACCOUNT", identities["dev-deploy"].email, "dev"),
+    Variable("GCP_SERVICE_ACCOUNT", identities["prod-preview"].email, "prod-preview"),
+    Variable("GCP_SERVICE_ACCOUNT", identities["prod-deploy"].email, "prod"),
+]
+
+pulumi.export("stateBucket", state.url)
+pulumi.export("secretsProviders", {stack: key.secrets_provider for stack, key in keys.items()})
+pulumi.export("stackInit", pulumi.Output.all(*[keys[s].secrets_provider for s in STACKS]).apply(
+    lambda urls: [f"export PULUMI_BACKEND_URL={shlex.quote(state.url)}"] + [
+        shlex.join(["pulumi", "stack", "init", stack, "--secrets-provider", url])
+        for stack, url in zip(STACKS, urls, strict=True)]))
+pulumi.export("githubEnvironments", environment_commands(repo, ENVIRONMENTS, settings.bootstrap.main_branch))
+pulumi.export("githubVariables", variable_commands(repo, variables))
+pulumi.export("serviceAccounts", {name: identity.email for name, identity in identities.items()})
+pulumi.export("deployRoles", list(roles.deploy_roles()))
+pulumi.export("previewRoles", list(roles.PREVIEW_ROLES))

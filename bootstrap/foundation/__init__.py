@@ -1,0 +1,1 @@
+"""The bootstrap project's components: one module per entity, none shared with the main program."""

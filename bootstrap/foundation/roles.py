@@ -1,0 +1,57 @@
+"""Which project roles the CI identities get, derived from the resource types the main program creates.
+
+tests/test_bootstrap_roles.py checks this table against every resource type in tests/inventories: a new
+type without an entry fails, and an entry no inventory uses fails too (no role outlives its need)."""
+
+from __future__ import annotations
+
+from itertools import chain
+
+# The main program attaches its own service accounts to the registry VM and the build trigger, which
+# needs iam.serviceAccounts.actAs on them; they do not exist yet when the bootstrap runs, so the role is
+# granted on the stack's project (see settings._cross_checks for why each stack has its own project).
+ACT_AS = "roles/iam.serviceAccountUser"
+PROJECT_IAM = "roles/resourcemanager.projectIamAdmin"
+
+DEPLOY_ROLES_BY_TYPE: dict[str, tuple[str, ...]] = {
+    "gcp:projects/service:Service": ("roles/serviceusage.serviceUsageAdmin",),
+    "gcp:projects/serviceIdentity:ServiceIdentity": ("roles/serviceusage.serviceUsageAdmin",),
+    "gcp:projects/iAMMember:IAMMember": (PROJECT_IAM,),
+    "gcp:projects/iAMAuditConfig:IAMAuditConfig": (PROJECT_IAM,),
+    "gcp:artifactregistry/repository:Repository": ("roles/artifactregistry.admin",),
+    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": ("roles/artifactregistry.admin",),
+    "gcp:cloudbuild/trigger:Trigger": ("roles/cloudbuild.builds.editor", ACT_AS),
+    "gcp:cloudbuildv2/connection:Connection": ("roles/cloudbuild.connectionAdmin",),
+    "gcp:cloudbuildv2/repository:Repository": ("roles/cloudbuild.connectionAdmin",),
+    "gcp:compute/disk:Disk": ("roles/compute.instanceAdmin.v1",),
+    "gcp:compute/diskResourcePolicyAttachment:DiskResourcePolicyAttachment": ("roles/compute.instanceAdmin.v1",),
+    "gcp:compute/resourcePolicy:ResourcePolicy": ("roles/compute.instanceAdmin.v1",),
+    "gcp:compute/instance:Instance": ("roles/compute.instanceAdmin.v1", ACT_AS),
+    "gcp:compute/firewall:Firewall": ("roles/compute.securityAdmin",),
+    "gcp:secretmanager/secret:Secret": ("roles/secretmanager.admin",),
+    "gcp:secretmanager/secretVersion:SecretVersion": ("roles/secretmanager.admin",),
+    "gcp:secretmanager/secretIamMember:SecretIamMember": ("roles/secretmanager.admin",),
+    "gcp:serviceaccount/account:Account": ("roles/iam.serviceAccountAdmin",),
+}
+# Outside the stack's project: whoever administers the billing account grants it, by hand, or no budget.
+OUTSIDE_PROJECT: dict[str, str] = {
+    "gcp:billing/budget:Budget": "roles/billing.costsManager on the billing account (granted by its admin)",
+}
+# Resources that never reach a Google API: the local Docker daemon, random values, provider instances.
+NOT_GCP_PREFIXES = ("docker:", "random:", "pulumi:providers:")
+# Every stack needs these whatever it creates: the provider reads the project (get_project, API state).
+BASE_DEPLOY_ROLES = ("roles/browser",)
+# The only roles the main program grants at project level; the deployer may grant nothing else there.
+GRANTABLE_PROJECT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
+# `pulumi preview` without --refresh reads the state and the project, and changes nothing.
+PREVIEW_ROLES = ("roles/viewer",)
+
+
+def deploy_roles() -> tuple[str, ...]:
+    return tuple(sorted(set(chain(BASE_DEPLOY_ROLES, *DEPLOY_ROLES_BY_TYPE.values()))))
+
+
+def project_iam_condition() -> str:
+    """IAM condition (CEL) that limits what the deployer's projectIamAdmin may grant."""
+    allowed = ", ".join(f"'{role}'" for role in GRANTABLE_PROJECT_ROLES)
+    return f"api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([{allowed}])"

@@ -1,0 +1,127 @@
+"""The bootstrap stack's config as one typed, validated, frozen object, read before any resource."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from foundation.schema import INVALID, Check, Problem, SettingsError, parse_object, setting
+
+PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]$")
+GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
+BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,100}$")
+PULUMI_PROJECT = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+STACKS = ("dev", "prod")
+
+
+def matches(pattern: re.Pattern[str], expected: str) -> Check:
+    return lambda value: None if pattern.fullmatch(value) else expected
+
+
+def positive(value: int) -> str | None:
+    return None if value > 0 else "a positive number"
+
+
+@dataclass(frozen=True)
+class GcpSettings:
+    project: str = setting(doc="The project holding the state bucket, the KMS keys and the CI identities.",
+                           check=matches(PROJECT_ID, "a project id: 6-30 lowercase letters, digits, hyphens"))
+    region: str = setting("asia-northeast3", doc="Location of the state bucket and the KMS key rings.",
+                          check=matches(REGION, "a GCP region such as asia-northeast3"))
+
+
+@dataclass(frozen=True)
+class StackTarget:
+    project: str = setting(doc="GCP project this stack of the main program deploys into.",
+                           check=matches(PROJECT_ID, "a project id: 6-30 lowercase letters, digits, hyphens"))
+
+
+@dataclass(frozen=True)
+class Stacks:
+    dev: StackTarget = setting(doc="Where the dev stack deploys (any run on main, environment dev).")
+    prod: StackTarget = setting(doc="Where the prod stack deploys (approved runs on main, environment prod).")
+
+
+@dataclass(frozen=True)
+class BootstrapSettings:
+    github_repository: str = setting(doc="GitHub OWNER/REPO whose workflows may federate.",
+                                     check=matches(GITHUB_REPO, "OWNER/REPO as on GitHub"))
+    github_repository_id: int = setting(doc="Numeric repository id: `gh api repos/OWNER/REPO --jq .id`.",
+                                        check=positive)
+    stacks: Stacks = setting(doc="The main program's GCP stacks, each in its own project.")
+    state_bucket: str | None = setting(None, doc="State bucket name. Unset: PROJECT-pulumi-state.",
+                                       check=matches(BUCKET, "a GCS bucket name"))
+    main_branch: str = setting("main", doc="The branch whose runs may deploy.",
+                               check=matches(BRANCH, "a branch name"))
+    program_project: str = setting("image-sharing", doc="The main program's Pulumi project name (state paths).",
+                                   check=matches(PULUMI_PROJECT, "a Pulumi project name"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    gcp: GcpSettings
+    bootstrap: BootstrapSettings
+
+    @property
+    def state_bucket(self) -> str:
+        return self.bootstrap.state_bucket or f"{self.gcp.project}-pulumi-state"
+
+    def stack_project(self, stack: str) -> str:
+        target: StackTarget = getattr(self.bootstrap.stacks, stack)
+        return target.project
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"managed-by": "pulumi", "stack": pulumi.get_stack().lower()[:63],
+                "project": pulumi.get_project().lower()[:63]}
+
+
+def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
+    dev, prod = s.stack_project("dev"), s.stack_project("prod")
+    # A deploy identity may act as any service account of its stack's project (to attach them to VMs
+    # and builds); sharing a project would let dev's deployer run as prod's accounts or the CI ones.
+    if dev == prod:
+        problems.append(Problem(f"{ns}:stacks.prod.project", prod,
+                                "a project other than dev's: dev's deployer could act as prod's accounts"))
+    if dev == s.gcp.project:
+        problems.append(Problem(f"{ns}:stacks.dev.project", dev,
+                                f"a project other than gcp:project ({s.gcp.project}), which holds the CI "
+                                "identities dev's deployer could otherwise act as"))
+
+
+def _decode(raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _all_config() -> dict[str, Any]:
+    # Every key the engine passed in, so a misspelled top-level key is reported, not ignored.
+    from pulumi.runtime import config as runtime_config
+
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
+def load_settings() -> Settings:
+    """Reads and validates the whole bootstrap config; raises SettingsError listing every problem."""
+    ns = pulumi.get_project()
+    config = _all_config()
+    problems: list[Problem] = []
+    own = {k[len(ns) + 1:]: _decode(v) for k, v in config.items() if k.startswith(f"{ns}:")}
+    gcp_keys = {k[4:]: v for k, v in config.items() if k in ("gcp:project", "gcp:region")}
+    gcp = parse_object(GcpSettings, gcp_keys, "gcp:", problems)
+    bootstrap = parse_object(BootstrapSettings, own, f"{ns}:", problems)
+    if gcp is not INVALID and bootstrap is not INVALID:
+        _cross_checks(Settings(gcp, bootstrap), ns, problems)
+    if problems:
+        raise SettingsError(problems)
+    return Settings(gcp, bootstrap)
