@@ -10,7 +10,7 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 # unless PULUMI_CONFIG_PASSPHRASE (or another secrets provider) is set.
 PULUMI := pulumi
 
-.PHONY: setup peers policy-setup test unit lint bench preview up destroy state-bucket clean
+.PHONY: setup peers policy-setup test unit lint bench preview up destroy bootstrap bootstrap-preview clean
 
 # Real programs the integration tests start, from Debian's packages (root or sudo needed once).
 PEER_PACKAGES := docker-registry skopeo cloud-init nginx-light systemd
@@ -48,6 +48,7 @@ unit: setup  ## only the fast tests under mocks
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy bootstrap/__main__.py  # a second __main__, so a run of its own
 
 bench: setup
 	$(PY) scripts/bench.py
@@ -67,11 +68,25 @@ up: setup policy-setup .pulumi-state
 destroy: setup
 	$(PULUMI) destroy --stack $(STACK)
 
-# A versioned, private GCS bucket for dev/prod state: make state-bucket PROJECT=my-project BUCKET=my-state
-state-bucket:
-	gcloud storage buckets create gs://$(BUCKET) --project=$(PROJECT) --location=asia-northeast3 \
-	  --uniform-bucket-level-access --public-access-prevention
-	gcloud storage buckets update gs://$(BUCKET) --versioning
+# Once per GCP project, by an owner (`gcloud auth application-default login`): the state bucket, one KMS
+# key per stack, GitHub federation and the CI identities (docs/bootstrap.md). Its own state stays here.
+BOOTSTRAP_BACKEND_URL ?= file://$(CURDIR)/bootstrap/.pulumi-state
+BOOTSTRAP_PULUMI := cd bootstrap && PULUMI_BACKEND_URL=$(BOOTSTRAP_BACKEND_URL) $(PULUMI)
+
+bootstrap/.pulumi-state:
+	mkdir -p $@
+
+bootstrap-preview: setup bootstrap/.pulumi-state
+	$(BOOTSTRAP_PULUMI) stack select --create ci
+	$(BOOTSTRAP_PULUMI) preview --diff --stack ci
+
+# Ends with what to paste: the GitHub environments, the variables the workflows read, the stack inits.
+bootstrap: setup bootstrap/.pulumi-state
+	$(BOOTSTRAP_PULUMI) stack select --create ci
+	$(BOOTSTRAP_PULUMI) up --stack ci
+	$(BOOTSTRAP_PULUMI) stack output githubEnvironments --stack ci
+	$(BOOTSTRAP_PULUMI) stack output githubVariables --stack ci
+	$(BOOTSTRAP_PULUMI) stack output stackInit --stack ci
 
 clean:
 	rm -rf $(VENV) policy/venv .mypy_cache .ruff_cache .pytest_cache

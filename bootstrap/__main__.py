@@ -63,12 +63,14 @@ variables = [
 
 pulumi.export("stateBucket", state.url)
 pulumi.export("secretsProviders", {stack: key.secrets_provider for stack, key in keys.items()})
+# One command a line, so `pulumi stack output NAME` prints them ready to paste.
 pulumi.export("stackInit", pulumi.Output.all(*[keys[s].secrets_provider for s in STACKS]).apply(
-    lambda urls: [f"export PULUMI_BACKEND_URL={shlex.quote(state.url)}"] + [
+    lambda urls: "\n".join([f"export PULUMI_BACKEND_URL={shlex.quote(state.url)}"] + [
         shlex.join(["pulumi", "stack", "init", stack, "--secrets-provider", url])
-        for stack, url in zip(STACKS, urls, strict=True)]))
-pulumi.export("githubEnvironments", environment_commands(repo, ENVIRONMENTS, settings.bootstrap.main_branch))
-pulumi.export("githubVariables", variable_commands(repo, variables))
+        for stack, url in zip(STACKS, urls, strict=True)])))
+pulumi.export("githubEnvironments", "\n".join(
+    environment_commands(repo, ENVIRONMENTS, settings.bootstrap.main_branch)))
+pulumi.export("githubVariables", variable_commands(repo, variables).apply("\n".join))
 pulumi.export("serviceAccounts", {name: identity.email for name, identity in identities.items()})
 pulumi.export("deployRoles", list(roles.deploy_roles()))
 pulumi.export("previewRoles", list(roles.PREVIEW_ROLES))

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "bootstrap"))  # its `foundation` package
 
-from tests.harness import STACKS, StackRun, run_stack
+from tests.harness import BOOTSTRAP, STACKS, StackRun, run_stack
 
 
 @cache
@@ -33,3 +34,14 @@ def prod() -> StackRun:
 @pytest.fixture
 def local() -> StackRun:
     return stack_run("local")
+
+
+@cache
+def bootstrap_run() -> StackRun:
+    """The bootstrap project's one stack, under the same mocks."""
+    return run_stack("ci", project_dir=BOOTSTRAP)
+
+
+@pytest.fixture
+def bootstrap() -> StackRun:
+    return bootstrap_run()

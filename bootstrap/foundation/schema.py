@@ -68,10 +68,8 @@ def _coerce(tp: Any, value: Any, key: str, problems: list[Problem]) -> Any:
         tp = next(a for a in typing.get_args(tp) if a is not type(None))
     if dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
         return parse_object(tp, value, key + ".", problems)  # type: ignore[arg-type]
-    if tp is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        ok = tp is str and isinstance(value, str)
+    # bool is an int in Python: `true` is not a repository id
+    ok = isinstance(value, int) and not isinstance(value, bool) if tp is int else tp is str and isinstance(value, str)
     if not ok:
         problems.append(Problem(key, value, _describe(tp)))
         return INVALID

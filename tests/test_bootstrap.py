@@ -1,0 +1,358 @@
+"""The bootstrap project under mocks: what one `pulumi up` of bootstrap/ creates, who can become which
+identity (the federation's CEL conditions run in a real CEL evaluator), and the commands it prints."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from typing import Any
+
+import celpy
+import pytest
+import yaml
+
+from foundation import roles
+from foundation.federation import CI_POOL, MAIN_POOL
+from foundation.identity import STATE_READER, STATE_WRITER
+from foundation.schema import SettingsError
+from foundation.services import BOOTSTRAP_APIS
+from tests.harness import BOOTSTRAP, ROOT, StackRun, registered_by_last_failure, run_stack, stack_config
+
+CONFIG, _ = stack_config("ci", BOOTSTRAP)
+HOST = CONFIG["gcp:project"]
+REPO = CONFIG["image-sharing-bootstrap:githubRepository"]
+REPO_ID = str(CONFIG["image-sharing-bootstrap:githubRepositoryId"])
+PROJECTS = {stack: target["project"] for stack, target in CONFIG["image-sharing-bootstrap:stacks"].items()}
+IDENTITIES = ("dev-preview", "dev-deploy", "prod-preview", "prod-deploy")
+
+
+def email(identity: str) -> str:
+    return f"ci-{identity}@{HOST}.iam.gserviceaccount.com"
+
+
+def grants_to(run: StackRun, type_: str, identity: str) -> list[dict[str, Any]]:
+    return [r.inputs for r in run.of_type(type_) if r.inputs.get("member") == f"serviceAccount:{email(identity)}"]
+
+
+# --- state and keys -------------------------------------------------------------------------------
+
+def test_state_bucket_is_versioned_private_and_protected(bootstrap: StackRun) -> None:
+    bucket = bootstrap.one("gcp:storage/bucket:Bucket")
+    assert bucket.protect
+    assert bucket.inputs["versioning"] == {"enabled": True}
+    assert bucket.inputs["uniformBucketLevelAccess"] is True
+    assert bucket.inputs["publicAccessPrevention"] == "enforced"
+    assert bucket.inputs["forceDestroy"] is False
+    assert bucket.inputs["project"] == HOST and bucket.inputs["location"] == CONFIG["gcp:region"]
+    assert bootstrap.outputs["stateBucket"] == f"gs://{bucket.inputs['name']}"
+    assert "gcp:projects/service:Service:bootstrap-apis-storage" in bootstrap.deps_of(bucket)
+
+
+def test_one_protected_undeletable_key_per_stack(bootstrap: StackRun) -> None:
+    rings = {r.inputs["name"]: r for r in bootstrap.of_type("gcp:kms/keyRing:KeyRing")}
+    keys = bootstrap.of_type("gcp:kms/cryptoKey:CryptoKey")
+    assert sorted(rings) == ["pulumi-dev", "pulumi-prod"]
+    assert len(keys) == 2 and all(r.protect for r in [*rings.values(), *keys])
+    for key in keys:
+        assert key.inputs["deletionPolicy"] == "PREVENT"  # refuses deletion even unprotected
+        assert key.inputs["purpose"] == "ENCRYPT_DECRYPT"
+        assert int(key.inputs["rotationPeriod"].rstrip("s")) > 86400  # KMS refuses a day or less
+    providers = bootstrap.outputs["secretsProviders"]
+    for stack in ("dev", "prod"):
+        assert providers[stack] == (f"gcpkms://projects/{HOST}/locations/{CONFIG['gcp:region']}/keyRings/"
+                                    f"pulumi-{stack}/cryptoKeys/stack-secrets")
+
+
+def test_each_stack_key_is_used_only_by_its_own_identities(bootstrap: StackRun) -> None:
+    key_ids = {r.name.removesuffix("-key"): f"{r.name}-id" for r in bootstrap.of_type("gcp:kms/cryptoKey:CryptoKey")}
+    uses = {(r.inputs["cryptoKeyId"], r.inputs["member"], r.inputs["role"])
+            for r in bootstrap.of_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")}
+    assert uses == {
+        (key_ids["dev"], f"serviceAccount:{email('dev-preview')}", "roles/cloudkms.cryptoKeyDecrypter"),
+        (key_ids["dev"], f"serviceAccount:{email('dev-deploy')}", "roles/cloudkms.cryptoKeyEncrypterDecrypter"),
+        (key_ids["prod"], f"serviceAccount:{email('prod-preview')}", "roles/cloudkms.cryptoKeyDecrypter"),
+        (key_ids["prod"], f"serviceAccount:{email('prod-deploy')}", "roles/cloudkms.cryptoKeyEncrypterDecrypter"),
+    }
+
+
+def test_previews_read_state_and_deployers_write_only_their_own_stack(bootstrap: StackRun) -> None:
+    bucket = bootstrap.one("gcp:storage/bucket:Bucket").inputs["name"]
+    for identity in IDENTITIES:
+        grants = grants_to(bootstrap, "gcp:storage/bucketIAMMember:BucketIAMMember", identity)
+        by_role = {g["role"]: g for g in grants}
+        assert STATE_READER in by_role and "condition" not in by_role[STATE_READER]
+        if identity.endswith("preview"):
+            assert set(by_role) == {STATE_READER}
+            continue
+        assert set(by_role) == {STATE_READER, STATE_WRITER}
+        condition = by_role[STATE_WRITER]["condition"]["expression"]
+        stack = identity.split("-")[0]
+        other = "prod" if stack == "dev" else "dev"
+        prefixes = re.findall(r"startsWith\('([^']+)'\)", condition)
+        objects = f"projects/_/buckets/{bucket}/objects/.pulumi"
+        assert prefixes == [f"{objects}/stacks/image-sharing/{stack}.json", f"{objects}/backups/image-sharing/{stack}/",
+                            f"{objects}/history/image-sharing/{stack}/", f"{objects}/locks/image-sharing/{stack}/"]
+        assert not any(f"/{other}" in p for p in prefixes)
+
+
+# --- federation -------------------------------------------------------------------------------------
+
+def token(**claims: str) -> dict[str, str]:
+    """The claims GitHub puts in a run's OIDC token that the conditions read."""
+    base = {"repository": REPO, "repository_id": REPO_ID, "ref": "refs/heads/main", "ref_type": "branch",
+            "sub": f"repo:{REPO}:ref:refs/heads/main"}
+    return {**base, **claims}
+
+
+PULL_REQUEST = token(ref="refs/pull/7/merge", sub=f"repo:{REPO}:pull_request")
+MAIN_IN = {env: token(environment=env, sub=f"repo:{REPO}:environment:{env}") for env in ("dev", "prod-preview", "prod")}
+RUNS = {
+    "pull request": PULL_REQUEST,
+    "pull request naming environment prod": token(ref="refs/pull/7/merge", environment="prod",
+                                                  sub=f"repo:{REPO}:environment:prod"),
+    "feature branch in environment prod": token(ref="refs/heads/feature", environment="prod",
+                                                sub=f"repo:{REPO}:environment:prod"),
+    "tag named main in environment prod": token(ref="refs/tags/main", ref_type="tag", environment="prod",
+                                                sub=f"repo:{REPO}:environment:prod"),
+    "main without environment": token(),
+    **{f"main in {env}": claims for env, claims in MAIN_IN.items()},
+    "same name, other repository id": token(repository_id="999", environment="prod",
+                                            sub=f"repo:{REPO}:environment:prod"),
+    "other repository": token(repository="someone/else", environment="prod", sub="repo:someone/else:environment:prod"),
+}
+
+
+def accepts(provider: Any, claims: dict[str, str]) -> bool:
+    """Evaluates the provider's attribute condition as STS does; an error (missing claim) refuses."""
+    env = celpy.Environment()
+    program = env.program(env.compile(provider.inputs["attributeCondition"]))
+    try:
+        return bool(program.evaluate({"assertion": celpy.json_to_cel(claims)}))
+    except celpy.CELEvalError:
+        return False
+
+
+def principals(provider: Any, claims: dict[str, str]) -> set[str]:
+    """The IAM principals a token accepted by `provider` is: its subject and its attribute sets."""
+    pool = f"projects/123456789012/locations/global/workloadIdentityPools/{provider.inputs['workloadIdentityPoolId']}"
+    mapping = provider.inputs["attributeMapping"]
+    found = {f"principal://iam.googleapis.com/{pool}/subject/{claims['sub']}"}
+    for attribute, expression in mapping.items():
+        claim = expression.removeprefix("assertion.")
+        if attribute.startswith("attribute.") and claim in claims:
+            found.add(f"principalSet://iam.googleapis.com/{pool}/{attribute}/{claims[claim]}")
+    return found
+
+
+def who_can_become(run: StackRun, claims: dict[str, str]) -> set[str]:
+    bindings = {r.inputs["member"]: r.name.removesuffix("-federated")
+                for r in run.of_type("gcp:serviceaccount/iAMMember:IAMMember")
+                if r.inputs["role"] == "roles/iam.workloadIdentityUser"}
+    identities: set[str] = set()
+    for provider in run.of_type("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"):
+        if accepts(provider, claims):
+            identities |= {bindings[p] for p in principals(provider, claims) if p in bindings}
+    return identities
+
+
+@pytest.mark.parametrize("run_name, expected", [
+    ("pull request", {"dev-preview"}),
+    ("pull request naming environment prod", {"dev-preview"}),
+    ("feature branch in environment prod", {"dev-preview"}),
+    ("tag named main in environment prod", {"dev-preview"}),
+    ("main without environment", {"dev-preview"}),
+    ("main in dev", {"dev-preview", "dev-deploy"}),
+    ("main in prod-preview", {"dev-preview", "prod-preview"}),
+    ("main in prod", {"dev-preview", "prod-deploy"}),
+    ("same name, other repository id", set()),
+    ("other repository", set()),
+])
+def test_who_can_become_which_identity(bootstrap: StackRun, run_name: str, expected: set[str]) -> None:
+    assert who_can_become(bootstrap, RUNS[run_name]) == expected
+
+
+def test_federation_providers_trust_github_with_conditions_on_the_repository(bootstrap: StackRun) -> None:
+    providers = {r.inputs["workloadIdentityPoolId"]: r.inputs
+                 for r in bootstrap.of_type("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider")}
+    assert sorted(providers) == sorted([CI_POOL, MAIN_POOL])
+    for provider in providers.values():
+        assert provider["oidc"] == {"issuerUri": "https://token.actions.githubusercontent.com"}
+        assert provider["attributeMapping"]["google.subject"] == "assertion.sub"
+        assert f"assertion.repository_id == '{REPO_ID}'" in provider["attributeCondition"]
+        assert f"assertion.repository == '{REPO}'" in provider["attributeCondition"]
+    assert "assertion.ref == 'refs/heads/main'" in providers[MAIN_POOL]["attributeCondition"]
+    assert all(p.protect for p in bootstrap.of_type("gcp:iam/workloadIdentityPool:WorkloadIdentityPool"))
+
+
+def test_federation_waits_for_the_apis_it_calls(bootstrap: StackRun) -> None:
+    for pool in bootstrap.of_type("gcp:iam/workloadIdentityPool:WorkloadIdentityPool"):
+        assert {"gcp:projects/service:Service:bootstrap-apis-iam",
+                "gcp:projects/service:Service:bootstrap-apis-sts"} <= bootstrap.deps_of(pool)
+
+
+# --- roles --------------------------------------------------------------------------------------------
+
+def test_previews_hold_read_only_roles_on_their_own_project(bootstrap: StackRun) -> None:
+    for stack in ("dev", "prod"):
+        grants = grants_to(bootstrap, "gcp:projects/iAMMember:IAMMember", f"{stack}-preview")
+        assert {(g["project"], g["role"]) for g in grants} == {(PROJECTS[stack], "roles/viewer")}
+
+
+def test_deployers_hold_the_derived_roles_on_their_own_project_only(bootstrap: StackRun) -> None:
+    for stack in ("dev", "prod"):
+        grants = grants_to(bootstrap, "gcp:projects/iAMMember:IAMMember", f"{stack}-deploy")
+        assert sorted(g["role"] for g in grants) == list(roles.deploy_roles())
+        assert {g["project"] for g in grants} == {PROJECTS[stack]}
+        [iam_admin] = [g for g in grants if g["role"] == roles.PROJECT_IAM]
+        assert iam_admin["condition"]["expression"] == (
+            "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', [])"
+            ".hasOnly(['roles/logging.logWriter', 'roles/monitoring.metricWriter'])")
+        assert all("condition" not in g for g in grants if g["role"] != roles.PROJECT_IAM)
+    assert bootstrap.outputs["deployRoles"] == list(roles.deploy_roles())
+
+
+def test_no_identity_is_owner_editor_or_token_creator(bootstrap: StackRun) -> None:
+    every = {r.inputs["role"] for r in bootstrap.resources if r.custom and "role" in r.inputs}
+    assert not every & {"roles/owner", "roles/editor", "roles/iam.serviceAccountTokenCreator",
+                        "roles/iam.serviceAccountKeyAdmin", "roles/storage.admin"}
+
+
+def test_identities_live_in_the_bootstrap_project_and_wait_for_iam(bootstrap: StackRun) -> None:
+    accounts = {r.inputs["accountId"]: r for r in bootstrap.of_type("gcp:serviceaccount/account:Account")}
+    assert sorted(accounts) == sorted(f"ci-{i}" for i in IDENTITIES)
+    for account in accounts.values():
+        assert account.inputs["project"] == HOST
+        assert "gcp:projects/service:Service:bootstrap-apis-iam" in bootstrap.deps_of(account)
+
+
+def test_bootstrap_apis_are_enabled_and_never_disabled(bootstrap: StackRun) -> None:
+    services = bootstrap.of_type("gcp:projects/service:Service")
+    host = {s.inputs["service"] for s in services if s.inputs["project"] == HOST}
+    assert host == set(BOOTSTRAP_APIS) == {f"{api}.googleapis.com" for api in (
+        "serviceusage", "cloudresourcemanager", "iam", "iamcredentials", "sts", "cloudkms", "storage")}
+    # The dev project (not the bootstrap's) gets the two a deployer needs to enable the rest itself.
+    dev = {s.inputs["service"] for s in services if s.inputs["project"] == PROJECTS["dev"]}
+    assert dev == {"serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com"}
+    assert all(s.inputs["disableOnDestroy"] is False for s in services)
+
+
+# --- the commands it prints ----------------------------------------------------------------------------
+
+def produced_variables(run: StackRun) -> dict[tuple[str, str | None], str]:
+    """(NAME, environment or None) -> value, read back from the printed `gh variable set` commands."""
+    produced: dict[tuple[str, str | None], str] = {}
+    for command in run.outputs["githubVariables"].splitlines():
+        args = shlex.split(command)
+        assert args[:3] == ["gh", "variable", "set"] and args[4:6] == ["--repo", REPO]
+        options = dict(zip(args[4::2], args[5::2], strict=True))
+        assert set(options) <= {"--repo", "--body", "--env"}
+        produced[(args[3], options.get("--env"))] = options["--body"]
+    return produced
+
+
+def workflow_reads() -> set[tuple[str, str | None]]:
+    """(NAME, the job's environment or None) for every `vars.NAME` a workflow job reads."""
+    reads = set()
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for name in re.findall(r"\bvars\.([A-Za-z0-9_]+)", yaml.safe_dump(job)):
+                reads.add((name, job.get("environment")))
+    return reads
+
+
+def unmatched(reads: set[tuple[str, str | None]], produced: set[tuple[str, str | None]]) -> list[str]:
+    """GitHub resolves a variable in a job from its environment first, then the repository."""
+    problems = [f"{name} read in {env or 'the repository'} is never set" for name, env in sorted(reads, key=str)
+                if (name, env) not in produced and (name, None) not in produced]
+    problems += [f"{name} set for {env or 'the repository'} is never read" for name, env in sorted(produced, key=str)
+                 if not any(n == name and (env is None or e == env) for n, e in reads)]
+    return problems
+
+
+def test_bootstrap_sets_exactly_the_variables_the_workflows_read(bootstrap: StackRun) -> None:
+    assert unmatched(workflow_reads(), set(produced_variables(bootstrap))) == []
+
+
+@pytest.mark.parametrize("read, produced, problem", [
+    ({("NEW_VAR", None)}, set(), "NEW_VAR read in the repository is never set"),
+    ({("GCP_SERVICE_ACCOUNT", "prod")}, {("GCP_SERVICE_ACCOUNT", "dev")}, "GCP_SERVICE_ACCOUNT read in prod"),
+    (set(), {("STALE", "prod")}, "STALE set for prod is never read"),
+])
+def test_a_variable_mismatch_is_found(read: set[Any], produced: set[Any], problem: str) -> None:
+    assert any(p.startswith(problem) for p in unmatched(read, produced))
+
+
+def test_variables_hand_each_environment_its_own_identity(bootstrap: StackRun) -> None:
+    produced = produced_variables(bootstrap)
+    accounts = bootstrap.outputs["serviceAccounts"]
+    assert produced[("GCP_PREVIEW_SERVICE_ACCOUNT", None)] == accounts["dev-preview"]
+    for env, identity in (("dev", "dev-deploy"), ("prod-preview", "prod-preview"), ("prod", "prod-deploy")):
+        assert produced[("GCP_SERVICE_ACCOUNT", env)] == accounts[identity]
+    assert produced[("GCP_WORKLOAD_IDENTITY_PROVIDER", None)].endswith(
+        f"/workloadIdentityPools/{CI_POOL}/providers/github")
+    assert produced[("GCP_MAIN_WORKLOAD_IDENTITY_PROVIDER", None)].endswith(
+        f"/workloadIdentityPools/{MAIN_POOL}/providers/github")
+    assert produced[("PULUMI_BACKEND_URL", None)] == bootstrap.outputs["stateBucket"]
+
+
+def test_stack_init_commands_use_the_bucket_and_each_stack_key(bootstrap: StackRun) -> None:
+    export, *inits = bootstrap.outputs["stackInit"].splitlines()
+    assert export == f"export PULUMI_BACKEND_URL={bootstrap.outputs['stateBucket']}"
+    providers = bootstrap.outputs["secretsProviders"]
+    assert [shlex.split(c) for c in inits] == [
+        ["pulumi", "stack", "init", stack, "--secrets-provider", providers[stack]] for stack in ("dev", "prod")]
+
+
+def test_environments_are_created_deployable_from_main_only(bootstrap: StackRun) -> None:
+    commands = [shlex.split(c) for c in bootstrap.outputs["githubEnvironments"].splitlines()]
+    created = [c[4].rsplit("/", 1)[1] for c in commands if c[3] == "PUT"]
+    assert created == ["dev", "prod-preview", "prod"]
+    policies = [c for c in commands if c[3] == "POST"]
+    assert [c[4] for c in policies] == [
+        f"repos/{REPO}/environments/{env}/deployment-branch-policies" for env in created]
+    assert all(c[5:] == ["-f", "name=main", "-f", "type=branch"] for c in policies)
+
+
+# --- settings ------------------------------------------------------------------------------------------
+
+def test_every_bad_value_is_reported_at_once_before_any_resource() -> None:
+    with pytest.raises(SettingsError) as err:
+        run_stack("ci", project_dir=BOOTSTRAP, overrides={
+            "gcp:project": "Bad_Project",
+            "image-sharing-bootstrap:githubRepository": "not a repo",
+            "image-sharing-bootstrap:githubRepositoryId": "0",
+            "image-sharing-bootstrap:stacks": json.dumps({"dev": {"project": "image-sharing-dev"}, "prd": {}}),
+            "image-sharing-bootstrap:stateBuckt": "x",
+        })
+    keys = [p.key for p in err.value.problems]
+    assert sorted(keys) == sorted([
+        "gcp:project", "image-sharing-bootstrap:githubRepository", "image-sharing-bootstrap:githubRepositoryId",
+        "image-sharing-bootstrap:stacks.prd", "image-sharing-bootstrap:stacks.prod",
+        "image-sharing-bootstrap:stateBuckt"])
+    assert "did you mean 'stateBucket'?" in str(err.value)
+    assert registered_by_last_failure() == []
+
+
+def test_required_keys_are_named_when_missing() -> None:
+    with pytest.raises(SettingsError) as err:
+        run_stack("ci", project_dir=BOOTSTRAP, drop=("image-sharing-bootstrap:githubRepositoryId", "gcp:project"))
+    assert sorted(p.key for p in err.value.problems) == [
+        "gcp:project", "image-sharing-bootstrap:githubRepositoryId"]
+    assert "gh api repos/OWNER/REPO --jq .id" in str(err.value)
+
+
+@pytest.mark.parametrize("dev, prod, bad_key", [
+    ("image-sharing-one", "image-sharing-one", "stacks.prod.project"),
+    (HOST, "image-sharing-other", "stacks.dev.project"),
+])
+def test_stacks_need_projects_of_their_own(dev: str, prod: str, bad_key: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        run_stack("ci", project_dir=BOOTSTRAP, overrides={
+            "image-sharing-bootstrap:stacks": json.dumps({"dev": {"project": dev}, "prod": {"project": prod}})})
+    assert [p.key for p in err.value.problems] == [f"image-sharing-bootstrap:{bad_key}"]
+    assert registered_by_last_failure() == []
+
+
+def test_the_stack_file_runs_as_committed(bootstrap: StackRun) -> None:
+    assert len(bootstrap.custom) > 40 and bootstrap.outputs["stateBucket"] == f"gs://{HOST}-pulumi-state"
