@@ -76,14 +76,14 @@ BOOTSTRAP_PULUMI := cd bootstrap && PULUMI_BACKEND_URL=$(BOOTSTRAP_BACKEND_URL) 
 bootstrap/.pulumi-state:
 	mkdir -p $@
 
-bootstrap-preview: setup bootstrap/.pulumi-state
+bootstrap-preview: setup policy-setup bootstrap/.pulumi-state
 	$(BOOTSTRAP_PULUMI) stack select --create ci
-	$(BOOTSTRAP_PULUMI) preview --diff --stack ci
+	$(BOOTSTRAP_PULUMI) preview --diff --stack ci --policy-pack ../policy
 
 # Ends with what to paste: the GitHub environments, the variables the workflows read, the stack inits.
-bootstrap: setup bootstrap/.pulumi-state
+bootstrap: setup policy-setup bootstrap/.pulumi-state
 	$(BOOTSTRAP_PULUMI) stack select --create ci
-	$(BOOTSTRAP_PULUMI) up --stack ci
+	$(BOOTSTRAP_PULUMI) up --stack ci --policy-pack ../policy
 	$(BOOTSTRAP_PULUMI) stack output githubEnvironments --stack ci
 	$(BOOTSTRAP_PULUMI) stack output githubVariables --stack ci
 	$(BOOTSTRAP_PULUMI) stack output stackInit --stack ci

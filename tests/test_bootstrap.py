@@ -356,3 +356,12 @@ def test_stacks_need_projects_of_their_own(dev: str, prod: str, bad_key: str) ->
 
 def test_the_stack_file_runs_as_committed(bootstrap: StackRun) -> None:
     assert len(bootstrap.custom) > 40 and bootstrap.outputs["stateBucket"] == f"gs://{HOST}-pulumi-state"
+
+
+def test_the_policy_pack_finds_nothing_and_would_catch_an_open_bucket(bootstrap: StackRun) -> None:
+    from tests.test_policy import check_stack
+
+    assert check_stack(bootstrap) == {}
+    tampered = run_stack("ci", project_dir=BOOTSTRAP)
+    tampered.one("gcp:storage/bucket:Bucket").inputs["publicAccessPrevention"] = "inherited"
+    assert list(check_stack(tampered)) == ["bucket-private"]
