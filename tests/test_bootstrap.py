@@ -365,3 +365,36 @@ def test_the_policy_pack_finds_nothing_and_would_catch_an_open_bucket(bootstrap:
     tampered = run_stack("ci", project_dir=BOOTSTRAP)
     tampered.one("gcp:storage/bucket:Bucket").inputs["publicAccessPrevention"] = "inherited"
     assert list(check_stack(tampered)) == ["bucket-private"]
+
+
+def _settings_rows(cls: type, prefix: str) -> dict[str, object]:
+    """Every leaf key of a bootstrap settings dataclass with its default (MISSING: required)."""
+    import dataclasses
+    import typing
+
+    from foundation.schema import camel
+
+    rows: dict[str, object] = {}
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            rows |= _settings_rows(hints[f.name], f"{prefix}{camel(f.name)}.")
+        else:
+            rows[prefix + camel(f.name)] = f.default
+    return rows
+
+
+def test_the_docs_table_lists_every_bootstrap_key_with_its_default() -> None:
+    import dataclasses
+
+    from foundation.settings import BootstrapSettings, GcpSettings
+
+    page = (ROOT / "docs" / "bootstrap.md").read_text().split("## Configuration")[1].split("\n## ")[0]
+    documented = {m[1]: m[2].strip() for m in re.finditer(r"^\| `([^`]+)` \| ([^|]+) \|", page, re.M)}
+    expected = _settings_rows(GcpSettings, "gcp:") | _settings_rows(BootstrapSettings, "image-sharing-bootstrap:")
+    assert set(documented) == set(expected)
+    for key, default in expected.items():
+        if default is dataclasses.MISSING:
+            assert documented[key] == "(required)", key
+        elif default is not None:
+            assert documented[key] == f"`{json.dumps(default)}`", key
