@@ -31,7 +31,10 @@ federation = GithubFederation(
 keys = {stack: StackKey(f"{stack}-secrets", stack, host, region, apis["cloudkms.googleapis.com"], opts)
         for stack in STACKS}
 
-deploy_conditions = {roles.PROJECT_IAM: Condition("only the roles the program grants", roles.project_iam_condition())}
+deploy_conditions = {
+    roles.PROJECT_IAM: Condition("only the roles the program grants", roles.project_iam_condition()),
+    roles.STORAGE_ADMIN: Condition("not the state bucket", roles.storage_condition(state.name)),
+}
 identities: dict[str, CiIdentity] = {}
 for stack in STACKS:
     project = settings.stack_project(stack)

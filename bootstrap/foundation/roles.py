@@ -1,7 +1,8 @@
 """Which project roles the CI identities get, derived from the resource types the main program creates.
 
-tests/test_bootstrap_roles.py checks this table against every resource type in tests/inventories: a new
-type without an entry fails, and an entry no inventory uses fails too (no role outlives its need)."""
+tests/test_bootstrap_roles.py checks this table against every resource type the main program creates (its
+inventories, a run with every feature on, and every resource class its components call): a new type
+without an entry fails, and an entry nothing uses fails too (no role outlives its need)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from itertools import chain
 # granted on the stack's project (see settings._cross_checks for why each stack has its own project).
 ACT_AS = "roles/iam.serviceAccountUser"
 PROJECT_IAM = "roles/resourcemanager.projectIamAdmin"
+# Project-wide, so granted with a condition that keeps the state bucket out of its reach.
+STORAGE_ADMIN = "roles/storage.admin"
 
 DEPLOY_ROLES_BY_TYPE: dict[str, tuple[str, ...]] = {
     "gcp:projects/service:Service": ("roles/serviceusage.serviceUsageAdmin",),
@@ -32,10 +35,14 @@ DEPLOY_ROLES_BY_TYPE: dict[str, tuple[str, ...]] = {
     "gcp:secretmanager/secretVersion:SecretVersion": ("roles/secretmanager.admin",),
     "gcp:secretmanager/secretIamMember:SecretIamMember": ("roles/secretmanager.admin",),
     "gcp:serviceaccount/account:Account": ("roles/iam.serviceAccountAdmin",),
+    "gcp:storage/bucket:Bucket": (STORAGE_ADMIN,),  # registryVm.storage: gcs
+    "gcp:storage/bucketIAMMember:BucketIAMMember": (STORAGE_ADMIN,),
 }
 # Outside the stack's project: whoever administers the billing account grants it, by hand, or no budget.
 OUTSIDE_PROJECT: dict[str, str] = {
     "gcp:billing/budget:Budget": "roles/billing.costsManager on the billing account (granted by its admin)",
+    # artifactRegistry.kmsKeyName: the key may live anywhere; whoever owns it lets the deployer grant on it.
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": "roles/cloudkms.admin on that one key (granted by its owner)",
 }
 # Resources that never reach a Google API: the local Docker daemon, random values, provider instances.
 NOT_GCP_PREFIXES = ("docker:", "random:", "pulumi:providers:")
@@ -49,6 +56,11 @@ PREVIEW_ROLES = ("roles/viewer",)
 
 def deploy_roles() -> tuple[str, ...]:
     return tuple(sorted(set(chain(BASE_DEPLOY_ROLES, *DEPLOY_ROLES_BY_TYPE.values()))))
+
+
+def storage_condition(state_bucket: str) -> str:
+    """IAM condition (CEL): every bucket of the stack's project but the state bucket, should they share one."""
+    return f"!resource.name.startsWith('projects/_/buckets/{state_bucket}')"
 
 
 def project_iam_condition() -> str:
