@@ -401,3 +401,19 @@ def test_the_docs_table_lists_every_bootstrap_key_with_its_default() -> None:
             assert documented[key] == "(required)", key
         elif default is not None:
             assert documented[key] == f"`{json.dumps(default)}`", key
+
+
+def test_the_docs_name_every_deploy_role() -> None:
+    page = (ROOT / "docs" / "bootstrap.md").read_text()
+    documented = set(re.findall(r"`(roles/[A-Za-z0-9.]+)`", page.split("The deploy roles")[1].split("Check what")[0]))
+    outside = {text.split()[0] for text in roles.OUTSIDE_PROJECT.values()}
+    assert documented == set(roles.deploy_roles()) | outside | set(roles.GRANTABLE_PROJECT_ROLES)
+
+
+def test_the_deploying_branch_is_the_one_the_workflows_deploy_from() -> None:
+    from foundation.settings import BootstrapSettings
+
+    branch = BootstrapSettings.__dataclass_fields__["main_branch"].default
+    deploy = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
+    assert deploy[True]["push"]["branches"] == [branch]
+    assert {job["if"] for job in deploy["jobs"].values()} == {f"github.ref == 'refs/heads/{branch}'"}
