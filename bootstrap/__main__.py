@@ -21,9 +21,12 @@ opts = pulumi.ResourceOptions(providers=[gcp.Provider("gcp", project=host, regio
                                                       default_labels=settings.labels)])
 
 apis = Apis("bootstrap-apis", host, BOOTSTRAP_APIS, opts)
-stack_apis = {stack: [apis[api] for api in STACK_APIS] if settings.stack_project(stack) == host
-              else list(Apis(f"{stack}-apis", settings.stack_project(stack), STACK_APIS, opts).services.values())
-              for stack in STACKS}
+stack_apis: dict[str, list[pulumi.Resource]] = {}
+for stack in STACKS:
+    # prod's project may be the bootstrap's own: each API is enabled once per project.
+    project_apis = apis if settings.stack_project(stack) == host else Apis(
+        f"{stack}-apis", settings.stack_project(stack), STACK_APIS, opts)
+    stack_apis[stack] = [project_apis[api] for api in STACK_APIS]
 state = StateBucket("state", settings.state_bucket, region, host, apis["storage.googleapis.com"], opts)
 federation = GithubFederation(
     "github", host, repo, settings.bootstrap.github_repository_id, settings.bootstrap.main_branch,

@@ -58,7 +58,6 @@ class CiIdentity(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.apis))
         self.email: pulumi.Output[str] = self.account.email
         member = self.account.email.apply(lambda email: f"serviceAccount:{email}")
-        self.roles = args.roles
         self.grants: dict[str, gcp.projects.IAMMember] = {}
         for role in args.roles:
             condition = args.conditions.get(role)
