@@ -51,9 +51,9 @@ BUCKET = "gcp:storage/bucket:Bucket"
 DISK = "gcp:compute/disk:Disk"
 TRIGGER = "gcp:cloudbuild/trigger:Trigger"
 STATEFUL = {REPOSITORY, DISK, BUCKET}
-# GCP types of this project that take labels (all via the provider's default_labels).
-LABELED = {REPOSITORY, INSTANCE, BUCKET, DISK, "gcp:secretmanager/secret:Secret",
-           "gcp:compute/resourcePolicy:ResourcePolicy"}
+# GCP types of this project whose SDK args take `labels` (all set via the provider's default_labels).
+# Only those: a type without labels passes through the provider's defaults alone (false assurance).
+LABELED = {REPOSITORY, INSTANCE, BUCKET, DISK, "gcp:secretmanager/secret:Secret"}
 SECRET_IN_TEXT = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\b(?:password|passwd)\s*[:=]\s*\S+", re.I)
 DOCKER_RUN_IMAGE = re.compile(r"^ExecStart=\S*docker run\b.*\s(\S+)\s*$", re.M)
 

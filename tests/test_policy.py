@@ -185,3 +185,23 @@ def test_pack_registers_every_rule_with_its_enforcement(monkeypatch: pytest.Monk
     levels = {name: policy.enforcement_level for name, policy in registered.items()}
     assert levels.pop("bucket-versioned").value == "advisory"
     assert {level.value for level in levels.values()} == {"mandatory"}
+
+
+def sdk_takes_labels(resource_type: str) -> bool:
+    """Whether pulumi-gcp's args class for a type token (gcp:MODULE/x:Class) has a `labels` argument."""
+    import importlib
+    import inspect
+
+    module, cls = resource_type.split(":")[1].split("/")[0], resource_type.rsplit(":", 1)[1]
+    sdk = importlib.import_module(getattr(importlib.import_module(f"pulumi_gcp.{module}"), cls).__module__)
+    return "labels" in inspect.signature(getattr(sdk, f"{cls}Args").__init__).parameters
+
+
+def test_labels_rule_lists_exactly_the_labelable_types_the_program_creates() -> None:
+    """A listed type without labels passes only through the provider's defaults: false assurance."""
+    assert sdk_takes_labels(rules.DISK) and not sdk_takes_labels("gcp:compute/resourcePolicy:ResourcePolicy")
+    assert [t for t in sorted(rules.LABELED) if not sdk_takes_labels(t)] == []
+    gcs = run_stack("dev", overrides={"image-sharing:registryVm": {"storage": "gcs", "bucketName": "acme-images"}})
+    created = {r.type for run in [gcs, *map(example_run, CASES)] for r in run.custom if r.type.startswith("gcp:")}
+    assert rules.BUCKET in created
+    assert {t for t in created if sdk_takes_labels(t)} == rules.LABELED
