@@ -16,7 +16,7 @@ from components.outputs import (
     self_hosted_outputs,
 )
 from components.project_services import ProjectServices, ProjectServicesArgs, apis_for
-from components.providers import gcp_provider
+from components.providers import billing_provider, gcp_provider
 from components.registry_credentials import RegistryCredentials
 from components.registry_vm import RegistryVm, RegistryVmArgs
 from components.sample_image import PushTarget, SampleImage, SampleImageArgs
@@ -43,7 +43,8 @@ if settings.gcp is not None:
 
     if settings.uses_budget:
         ProjectBudget("budget", ProjectBudgetArgs(
-            project=project, stack=settings.stack, settings=settings.budget, services=services), gcp_opts)
+            project=project, stack=settings.stack, settings=settings.budget, services=services),
+            pulumi.ResourceOptions(providers=[billing_provider(settings.gcp)]))
 
     repository = None
     if settings.uses_artifact_registry:

@@ -18,3 +18,16 @@ def gcp_provider(settings: Settings, gcp_settings: GcpSettings) -> gcp.Provider:
         default_labels=settings.labels,
         opts=pulumi.ResourceOptions(),
     )
+
+
+def billing_provider(gcp_settings: GcpSettings) -> gcp.Provider:
+    """For the Billing Budgets API only: it refuses end-user credentials unless the request names a
+    quota project, and the provider ignores the one in the ADC file (terraform-provider-google#20459)."""
+    return gcp.Provider(
+        "gcp-billing",
+        project=gcp_settings.project,
+        region=gcp_settings.region,
+        billing_project=gcp_settings.project,
+        user_project_override=True,
+        opts=pulumi.ResourceOptions(),
+    )

@@ -38,3 +38,15 @@ def test_bad_budget_is_refused(values: dict[str, object], message: str) -> None:
         run_stack("dev", overrides={"image-sharing:budget": values})
     assert message in str(caught.value)
     assert registered_by_last_failure() == []
+
+
+def test_budget_goes_through_a_provider_naming_the_quota_project() -> None:
+    """Budgets API with user credentials: billing_project + user_project_override, only for the budget."""
+    run = run_stack("dev", overrides={"image-sharing:budget": {"billingAccount": ACCOUNT}})
+    billing = run.one("pulumi:providers:gcp", "gcp-billing")
+    assert billing.inputs["billingProject"] == "image-sharing-dev"
+    assert billing.inputs["userProjectOverride"] in (True, "true")
+    assert billing.inputs["project"] == "image-sharing-dev"
+    assert run.one(BUDGET).provider.rsplit("::", 1)[0] == billing.urn
+    others = {r.provider.rsplit("::", 1)[0] for r in run.custom if r.type.startswith("gcp:") and r.type != BUDGET}
+    assert others == {run.one("pulumi:providers:gcp", "gcp").urn}
