@@ -10,7 +10,7 @@ from typing import Literal
 import pulumi
 import pulumi_gcp as gcp
 
-from components.project_services import ARTIFACT_REGISTRY, RESOURCE_MANAGER, ProjectServices
+from components.project_services import ARTIFACT_REGISTRY, CLOUD_KMS, RESOURCE_MANAGER, ProjectServices
 from components.settings import ArtifactRegistrySettings, CleanupSettings
 
 ROLES = {
@@ -62,7 +62,7 @@ class ArtifactRepository(pulumi.ComponentResource):
         self._project = args.project
         waits = args.services.needs(ARTIFACT_REGISTRY)
         if s.kms_key_name:
-            waits = [*waits, self._kms_grant(s.kms_key_name, waits)]
+            waits = [*waits, self._kms_grant(s.kms_key_name, waits, args.services.needs(CLOUD_KMS))]
         policies = cleanup_policies(s.cleanup)
         stateful = pulumi.ResourceOptions(parent=self, depends_on=waits, protect=args.protect)
 
@@ -99,6 +99,8 @@ class ArtifactRepository(pulumi.ComponentResource):
                 description="Pull-through cache of Docker Hub, managed by Pulumi",
                 remote_repository_config={"description": "Docker Hub",
                                           "docker_repository": {"public_repository": "DOCKER_HUB"}},
+                # The cache holds image bytes too: an org policy requiring CMEK refuses it without the key.
+                kms_key_name=s.kms_key_name,
                 cleanup_policies=policies,
                 cleanup_policy_dry_run=s.cleanup.dry_run,
                 opts=stateful,
@@ -147,7 +149,8 @@ class ArtifactRepository(pulumi.ComponentResource):
         return pulumi.Output.all(repo.location, repo.project, repo.repository_id).apply(
             lambda parts: f"{parts[0]}-docker.pkg.dev/{parts[1]}/{parts[2]}")
 
-    def _kms_grant(self, key_name: str, waits: list[pulumi.Resource]) -> gcp.kms.CryptoKeyIAMMember:
+    def _kms_grant(self, key_name: str, waits: list[pulumi.Resource],
+                   kms_api: list[pulumi.Resource]) -> gcp.kms.CryptoKeyIAMMember:
         """The Artifact Registry service agent must be able to use the key before the repository
         is created with it; ServiceIdentity makes sure the agent exists and names it."""
         agent = gcp.projects.ServiceIdentity(
@@ -158,7 +161,7 @@ class ArtifactRepository(pulumi.ComponentResource):
             crypto_key_id=key_name,
             role=KMS_ROLE,
             member=agent.member,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=kms_api),
         )
 
 

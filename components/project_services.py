@@ -14,6 +14,7 @@ CONTAINER_SCANNING = "containerscanning.googleapis.com"
 RESOURCE_MANAGER = "cloudresourcemanager.googleapis.com"
 CLOUD_BUILD = "cloudbuild.googleapis.com"
 BILLING_BUDGETS = "billingbudgets.googleapis.com"
+CLOUD_KMS = "cloudkms.googleapis.com"
 COMPUTE = "compute.googleapis.com"
 IAM = "iam.googleapis.com"
 SECRET_MANAGER = "secretmanager.googleapis.com"
@@ -30,6 +31,8 @@ def apis_for(settings: Settings) -> tuple[str, ...]:
             apis.add(CONTAINER_SCANNING)
         if ar.audit_logs:
             apis.add(RESOURCE_MANAGER)  # project audit config
+        if ar.kms_key_name:
+            apis.add(CLOUD_KMS)  # the key's IAM grant; CMEK also needs it where the key lives
     if settings.uses_build_trigger:
         # The trigger, its builder account and that account's project-level log grant.
         apis |= {CLOUD_BUILD, IAM, RESOURCE_MANAGER}

@@ -112,10 +112,21 @@ def test_kms_grant_exists_before_the_repository() -> None:
     agent = "serviceAccount:service-123456789012@gcp-sa-artifactregistry.iam.gserviceaccount.com"
     assert grant.inputs == {"cryptoKeyId": KEY, "role": "roles/cloudkms.cryptoKeyEncrypterDecrypter",
                             "member": agent}
-    assert run.deps_of(grant) == {"gcp:projects/serviceIdentity:ServiceIdentity:artifactregistry-agent"}
+    assert run.deps_of(grant) == {"gcp:projects/serviceIdentity:ServiceIdentity:artifactregistry-agent",
+                                  "gcp:projects/service:Service:cloudkms"}
     repo = run.one(REPO, "repository")
     assert repo.inputs["kmsKeyName"] == KEY
     assert f"{KMS_MEMBER}:artifactregistry-agent-kms" in run.deps_of(repo)
+
+
+def test_docker_hub_cache_is_encrypted_with_the_key_too() -> None:
+    """An org policy requiring CMEK refuses any repository without the key, the cache included."""
+    run = with_ar(kmsKeyName=KEY, dockerHubProxy=True)
+    proxy = run.one(REPO, "dockerhub-proxy")
+    assert proxy.inputs["kmsKeyName"] == KEY
+    assert f"{KMS_MEMBER}:artifactregistry-agent-kms" in run.deps_of(proxy)
+    assert "cloudkms.googleapis.com" in run.outputs["enabledApis"]
+    assert "kmsKeyName" not in with_ar(dockerHubProxy=True).one(REPO, "dockerhub-proxy").inputs
 
 
 def test_no_kms_resources_without_a_key(dev: StackRun) -> None:

@@ -40,6 +40,13 @@ def test_audit_logs_need_resource_manager() -> None:
     assert apis(run) == ["artifactregistry.googleapis.com", "cloudresourcemanager.googleapis.com"]
 
 
+def test_customer_managed_key_needs_cloud_kms() -> None:
+    key = "projects/kms-project/locations/asia-northeast3/keyRings/ring/cryptoKeys/images"
+    run = run_stack("dev", overrides={f"{NS}:registryVm": {"enabled": False},
+                                      f"{NS}:artifactRegistry": {"kmsKeyName": key}})
+    assert apis(run) == ["artifactregistry.googleapis.com", "cloudkms.googleapis.com"]
+
+
 def test_scanning_switch_adds_container_scanning() -> None:
     run = run_stack("dev", overrides={f"{NS}:artifactRegistry": {"vulnerabilityScanning": True}})
     assert "containerscanning.googleapis.com" in apis(run)
