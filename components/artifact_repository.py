@@ -114,13 +114,15 @@ class ArtifactRepository(pulumi.ComponentResource):
                 self.grant(_slug(member), member, role)
 
         if s.audit_logs:
-            gcp.projects.IAMAuditConfig(
+            audit = gcp.projects.IAMAuditConfig(
                 "artifactregistry-data-access",
                 project=args.project,
                 service=ARTIFACT_REGISTRY,
                 audit_log_configs=[{"log_type": "DATA_READ"}, {"log_type": "DATA_WRITE"}],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=args.services.needs(RESOURCE_MANAGER)),
             )
+            # Shown in every preview: the one place a user sees it before it happens.
+            pulumi.log.warn(audit_config_warning(args.project), resource=audit)
 
         self.register_outputs({"host": self.host, "path": self.path, "proxyPath": self.proxy_path})
 
@@ -163,6 +165,12 @@ class ArtifactRepository(pulumi.ComponentResource):
             member=agent.member,
             opts=pulumi.ResourceOptions(parent=self, depends_on=kms_api),
         )
+
+
+def audit_config_warning(project: str) -> str:
+    return (f"artifactRegistry.auditLogs: the audit config of {ARTIFACT_REGISTRY} in project {project} is "
+            "authoritative: it replaces any Data Access audit config already set for Artifact Registry "
+            "(exempted members included) and removes it on destroy.")
 
 
 def _slug(member: str) -> str:

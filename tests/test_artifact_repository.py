@@ -3,11 +3,13 @@ IAM scoped to the repository, audit logs, dependencies and the outputs users pas
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 
 from components.app_source import content_tag
+from components.artifact_repository import audit_config_warning
 from components.config_schema import SettingsError
 from tests.harness import StackRun, registered_by_last_failure, run_stack
 
@@ -146,6 +148,18 @@ def test_audit_logs_only_when_configured(dev: StackRun, prod: StackRun) -> None:
     assert audit.inputs == {"project": "image-sharing-prod", "service": "artifactregistry.googleapis.com",
                             "auditLogConfigs": [{"logType": "DATA_READ"}, {"logType": "DATA_WRITE"}]}
     assert prod.deps_of(audit) == {"gcp:projects/service:Service:cloudresourcemanager"}
+
+
+def test_authoritative_audit_config_is_announced_in_the_preview(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        with_ar(auditLogs=False)
+    assert not [r for r in caplog.records if "authoritative" in r.getMessage()]
+    with caplog.at_level(logging.WARNING):
+        run = with_ar(auditLogs=True)
+    assert run.of_type(AUDIT)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings.count(audit_config_warning("image-sharing-dev")) == 1
+    assert "replaces any Data Access audit config" in audit_config_warning("p")
 
 
 def test_scanning_switch() -> None:
