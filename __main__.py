@@ -3,7 +3,7 @@
 import pulumi
 import pulumi_gcp as gcp
 
-from components.app_source import content_tag
+from components.app_source import sample_site_build
 from components.artifact_repository import ArtifactRepository, ArtifactRepositoryArgs
 from components.budget import ProjectBudget, ProjectBudgetArgs
 from components.build_trigger import BuildTrigger, BuildTriggerArgs
@@ -25,7 +25,9 @@ from components.settings import load_settings
 settings = load_settings()  # fails here, before any resource, on a bad config value
 registry = settings.registry
 outputs: dict[str, object] = {"target": settings.target}
-image_name, image_tag = settings.sample_image.name, content_tag()
+repo_url = settings.build_trigger.github_repository
+sample_build = sample_site_build(f"https://github.com/{repo_url}" if repo_url else "unknown")
+image_name, image_tag = settings.sample_image.name, sample_build.tag
 push_targets: list[PushTarget] = []
 
 credentials = None
@@ -112,10 +114,7 @@ if hub_user and hub_token is not None:
         username=hub_user, password=hub_token, image_name=settings.sample_image.docker_hub_repository))
 
 if settings.sample_image.enabled and push_targets:
-    repo_url = settings.build_trigger.github_repository
-    sample = SampleImage("sample-image", SampleImageArgs(
-        name=image_name, targets=push_targets, tag=image_tag,
-        source_url=f"https://github.com/{repo_url}" if repo_url else "unknown"))
+    sample = SampleImage("sample-image", SampleImageArgs(name=image_name, targets=push_targets, build=sample_build))
     outputs["sampleImage"] = image_outputs(sample)
 
 for key, value in outputs.items():

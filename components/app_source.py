@@ -1,24 +1,57 @@
-"""The sample site's source folder and the tag derived from its content: the same files always give
-the same tag, so a tag never changes meaning (safe with immutable tags) and an unchanged app/
-pushes nothing."""
+"""The sample site's build inputs and the tag derived from them.
+
+pulumi-docker rebuilds `docker.Image` whenever one of its build inputs changes (the context digest it
+computes, see components/docker_context.py, and every other `build` field), and a rebuild gives new
+bytes. So the tag hashes exactly those inputs: whatever makes pulumi-docker rebuild gives a new tag
+(safe with immutable tags, never a moved tag), and nothing else does. The tag is computed from the
+very dict handed to `docker.Image(build=...)`, so a build argument cannot be added without feeding it."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
-APP_DIR = Path(__file__).resolve().parent.parent / "app"
+import pulumi_docker as docker
+
+from components.docker_context import context_digest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent  # where Pulumi runs the program and docker builds
+APP_DIR = PROJECT_DIR / "app"
 TAG_PREFIX = "src-"
+PLATFORM = "linux/amd64"
+REVISION_ARG = "REVISION"  # the tag itself, so a pure function of the other inputs
 
 
-def source_files(app_dir: Path) -> list[Path]:
-    return sorted(p for p in app_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+def build_tag(build: Mapping[str, Any], root: Path = PROJECT_DIR) -> str:
+    """`src-` + 12 hex digits of a hash over `build` (docker.Image's build inputs, plain values, paths
+    relative to `root`) and pulumi-docker's digest of the context and Dockerfile they name."""
+    if REVISION_ARG in (build.get("args") or {}):
+        raise ValueError(f"the {REVISION_ARG} build argument is the tag itself; it cannot feed the tag")
+    digest = context_digest(root / build["context"], root / build["dockerfile"])
+    # json refuses an Output or any other unknown value: the tag must be known before the deploy.
+    document = json.dumps({"build": build, "contextDigest": digest}, sort_keys=True)
+    return TAG_PREFIX + hashlib.sha256(document.encode()).hexdigest()[:12]
 
 
-def content_tag(app_dir: Path = APP_DIR) -> str:
-    """`src-` + 12 hex digits of a hash over every file's relative path and bytes."""
-    digest = hashlib.sha256()
-    for path in source_files(app_dir):
-        digest.update(path.relative_to(app_dir).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return TAG_PREFIX + digest.hexdigest()[:12]
+@dataclass(frozen=True)
+class ImageBuild:
+    tag: str
+    build: docker.DockerBuildArgsDict  # exactly what docker.Image gets as `build`
+
+
+def image_build(build: docker.DockerBuildArgsDict, root: Path = PROJECT_DIR) -> ImageBuild:
+    tag = build_tag(build, root)
+    args = {**cast(Mapping[str, str], build.get("args") or {}), REVISION_ARG: tag}
+    return ImageBuild(tag, {**build, "args": args})
+
+
+def sample_site_build(source_url: str) -> ImageBuild:
+    """app/ for linux/amd64. SOURCE (the OCI source label) is a build input like any other: setting
+    buildTrigger.githubRepository changes the image's config, so it gets a new tag."""
+    build: docker.DockerBuildArgsDict = {"context": "app", "dockerfile": "app/Dockerfile", "platform": PLATFORM,
+                                         "args": {"SOURCE": source_url}}
+    return image_build(build)

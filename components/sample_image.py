@@ -1,7 +1,7 @@
 """The sample site image (app/), built for linux/amd64 and pushed to each registry target of the stack.
 
-The tag comes from app/'s content, so an unchanged app/ means unchanged inputs and `pulumi up`
-pushes nothing, and a tag never moves (immutable-tag repositories accept it)."""
+The tag comes from the build inputs themselves (components/app_source.py), so unchanged inputs mean
+`pulumi up` pushes nothing, and a tag never moves (immutable-tag repositories accept it)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-PLATFORM = "linux/amd64"
+from components.app_source import ImageBuild
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,7 @@ class PushTarget:
 class SampleImageArgs:
     name: str
     targets: list[PushTarget]
-    tag: str                 # components.app_source.content_tag(): computed once per run by the caller
-    source_url: str = "unknown"
-    context: str = "app"     # the same folder as Docker sees it: Pulumi runs the program in the project folder
+    build: ImageBuild        # components.app_source.sample_site_build(): computed once per run by the caller
 
 
 class SampleImage(pulumi.ComponentResource):
@@ -39,19 +37,14 @@ class SampleImage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SampleImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-sharing:image:SampleImage", name, None, opts)
-        self.tag = args.tag
+        self.tag = args.build.tag
         self.images: dict[str, docker.Image] = {}
         for target in args.targets:
             ref = pulumi.Output.concat(target.repository, f"/{target.image_name or args.name}:{self.tag}")
             self.images[target.key] = docker.Image(
                 f"{name}-{target.key}",
                 image_name=ref,
-                build={
-                    "context": args.context,
-                    "dockerfile": f"{args.context}/Dockerfile",
-                    "platform": PLATFORM,
-                    "args": {"SOURCE": args.source_url, "REVISION": self.tag},
-                },
+                build=args.build.build,  # exactly the inputs the tag was computed from
                 registry={
                     "server": target.server,
                     "username": target.username,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.app_source import content_tag
+from components.app_source import sample_site_build
 from components.artifact_repository import audit_config_warning
 from components.config_schema import SettingsError
 from tests.harness import StackRun, registered_by_last_failure, run_stack
@@ -174,7 +174,7 @@ def test_repository_off() -> None:
 
 
 def test_outputs_are_ready_to_paste(dev: StackRun) -> None:
-    tag = content_tag()
+    tag = sample_site_build("unknown").tag
     ref = f"asia-northeast3-docker.pkg.dev/image-sharing-dev/images/hello-nginx:{tag}"
     assert dev.outputs["artifactRegistryHost"] == "asia-northeast3-docker.pkg.dev"
     assert dev.outputs["artifactRegistryRepository"] == "asia-northeast3-docker.pkg.dev/image-sharing-dev/images"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from components.app_source import content_tag
+from components.app_source import sample_site_build
 from tests.harness import StackRun, is_secret, run_stack, unwrap
 
 CONTAINER = "docker:index/container:Container"
@@ -47,7 +47,7 @@ def test_uploads_are_the_generated_config_and_htpasswd_as_secrets(local: StackRu
 
 def test_sample_image_is_pushed_to_the_local_registry(local: StackRun) -> None:
     image = local.one("docker:index/image:Image")
-    assert image.inputs["imageName"] == f"localhost:5000/hello-nginx:{content_tag()}"
+    assert image.inputs["imageName"] == f"localhost:5000/hello-nginx:{sample_site_build('unknown').tag}"
     assert unwrap(image.inputs["registry"]) == {"server": "localhost:5000", "username": "registry",
                                                 "password": "mock-password-registry-password"}
     assert is_secret(image.inputs["registry"])
@@ -56,7 +56,7 @@ def test_sample_image_is_pushed_to_the_local_registry(local: StackRun) -> None:
 
 def test_outputs_are_the_walkthrough_commands(local: StackRun) -> None:
     out = local.outputs["selfHostedRegistry"]
-    tag = content_tag()
+    tag = sample_site_build("unknown").tag
     assert out["commands"] == {
         "login": "pulumi stack output registryPassword --show-secrets | "
                  "docker login localhost:5000 -u registry --password-stdin",

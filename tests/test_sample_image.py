@@ -1,13 +1,19 @@
-"""The sample image under mocks: one push per registry target, content-derived tag, secret
-credentials, and dependencies on exactly the repository and the grants that allow the push."""
+"""The sample image under mocks: one push per registry target, a tag derived from exactly the build
+inputs pulumi-docker rebuilds on, secret credentials, and dependencies on exactly the repository and
+the grants that allow the push."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from components.app_source import APP_DIR, content_tag
+import pytest
+
+from components.app_source import APP_DIR, PROJECT_DIR, build_tag, image_build, sample_site_build
 from tests.harness import StackRun, is_secret, run_stack, unwrap
 
 NS = "image-sharing"
@@ -15,6 +21,11 @@ IMAGE = "docker:index/image:Image"
 TAG = re.compile(r"^src-[0-9a-f]{12}$")
 HUB_CONFIG = {f"{NS}:sampleImage": {"dockerHubUser": "alice1", "dockerHubRepository": "site"}}
 HUB_SECRETS = {f"{NS}:dockerHubToken": "dckr-test-token"}
+
+
+def content_tag() -> str:
+    """The tag of the dev stack's build (no GitHub repository configured)."""
+    return sample_site_build("unknown").tag
 
 
 def test_gcp_stack_pushes_to_artifact_registry(dev: StackRun) -> None:
@@ -76,18 +87,106 @@ def test_source_label_follows_the_github_repository() -> None:
     assert run.one(IMAGE).inputs["build"]["args"]["SOURCE"] == "https://github.com/acme/site"
 
 
-def test_tag_changes_with_content_and_only_with_content(tmp_path: Path) -> None:
-    copy = tmp_path / "app"
-    shutil.copytree(APP_DIR, copy)
-    original = content_tag(copy)
-    assert content_tag(copy) == original == content_tag(APP_DIR)
-    (copy / "site" / "index.html").touch()  # a new mtime, same bytes
-    assert content_tag(copy) == original
-    with (copy / "site" / "style.css").open("a") as css:
-        css.write("\nfooter { color: red; }\n")
-    changed = content_tag(copy)
-    assert changed != original and TAG.match(changed)
-    (copy / "site" / "extra.txt").write_text("x")
-    assert content_tag(copy) not in (original, changed)
-    (copy / "site" / "extra.txt").rename(copy / "site" / "other.txt")
-    assert content_tag(copy) not in (original, changed), "a renamed file changes the tag"
+def build_inputs(run: StackRun) -> tuple[str, dict[str, Any]]:
+    """The tag and the build inputs the program really passed to docker.Image (REVISION is the tag)."""
+    image = run.one(IMAGE)
+    build = dict(image.inputs["build"])
+    args = dict(build.pop("args"))
+    tag = args.pop("REVISION")
+    assert image.inputs["imageName"].endswith(f":{tag}")
+    return tag, {**build, "args": args}
+
+
+def leaves(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in leaves(item, (*path, key))]
+    return [path]
+
+
+def replaced(value: dict[str, Any], path: tuple[str, ...], new: Any) -> dict[str, Any]:
+    head, *rest = path
+    return {**value, head: replaced(value[head], tuple(rest), new) if rest else new}
+
+
+def test_tag_is_a_function_of_exactly_the_recorded_build_inputs(dev: StackRun) -> None:
+    tag, build = build_inputs(dev)
+    assert TAG.match(tag)
+    assert build_tag(build) == tag
+    assert image_build(build).build == dev.one(IMAGE).inputs["build"], "docker.Image gets the hashed dict as is"
+
+
+def test_every_build_input_the_program_passes_feeds_the_tag(dev: StackRun, tmp_path: Path) -> None:
+    """Mutates each input docker.Image gets, whatever it is: any change pulumi-docker rebuilds on
+    must give another tag. Paths are changed to other folders holding the very same bytes."""
+    tag, build = build_inputs(dev)
+    other_context = tmp_path / "context"
+    shutil.copytree(PROJECT_DIR / build["context"], other_context)
+    other_dockerfile = tmp_path / "elsewhere" / "Dockerfile"
+    other_dockerfile.parent.mkdir()
+    shutil.copy(PROJECT_DIR / build["dockerfile"], other_dockerfile)
+    mutations: dict[tuple[str, ...], Any] = {("context",): str(other_context), ("dockerfile",): str(other_dockerfile),
+                                             ("platform",): "linux/arm64"}
+    paths = leaves(build)
+    assert {("context",), ("dockerfile",), ("platform",), ("args", "SOURCE")} <= set(paths)
+    for path in paths:
+        current: Any = build
+        for key in path:
+            current = current[key]
+        value = mutations.get(path, f"{current}-changed")
+        assert build_tag(replaced(build, path, value)) != tag, f"build.{'.'.join(path)} does not feed the tag"
+    assert build_tag({**build, "args": {**build["args"], "NEW_ARG": "1"}}) != tag
+    assert build_tag({**build, "target": "final"}) != tag, "a new build option feeds the tag too"
+
+
+def test_revision_cannot_feed_its_own_tag(dev: StackRun) -> None:
+    _, build = build_inputs(dev)
+    with pytest.raises(ValueError, match="REVISION build argument is the tag itself"):
+        build_tag({**build, "args": {**build["args"], "REVISION": "x"}})
+
+
+def test_source_argument_changes_the_tag() -> None:
+    """Setting buildTrigger.githubRepository changes the OCI source label, so the image: new tag."""
+    run = run_stack("dev", overrides={f"{NS}:buildTrigger": {"githubRepository": "acme/site"}})
+    tag, build = build_inputs(run)
+    assert build["args"]["SOURCE"] == "https://github.com/acme/site"
+    assert tag == sample_site_build("https://github.com/acme/site").tag != content_tag()
+    assert run.outputs["sampleImage"]["tag"] == tag
+
+
+def app_copy(tmp_path: Path) -> tuple[Path, Callable[[], str]]:
+    root = tmp_path / "project"
+    shutil.copytree(APP_DIR, root / "app")
+    build = {"context": "app", "dockerfile": "app/Dockerfile", "platform": "linux/amd64", "args": {"SOURCE": "s"}}
+    return root / "app", lambda: build_tag(build, root)
+
+
+def test_tag_follows_what_pulumi_docker_rebuilds_on(tmp_path: Path) -> None:
+    app, tag = app_copy(tmp_path)
+    original = tag()
+    steps: list[tuple[str, Callable[[], object], bool]] = [
+        ("new mtime, same bytes", lambda: os.utime(app / "site" / "index.html", (1, 1)), False),
+        ("an ignored file", lambda: (app / "NOTES.md").write_text("x"), False),
+        ("an ignored folder", lambda: (app / "tests").mkdir() or (app / "tests" / "t.py").write_text("x"), False),
+        ("bytecode", lambda: (app / "site" / "__pycache__").mkdir() or (app / "site" / "__pycache__" / "a.pyc")
+         .write_bytes(b"x"), False),
+        ("file mode (another umask or chmod +x)", lambda: (app / "site" / "style.css").chmod(0o755), True),
+        ("content", lambda: (app / "site" / "style.css").write_text("footer { color: red; }\n"), True),
+        ("a new file", lambda: (app / "site" / "extra.txt").write_text("x"), True),
+        ("a rename", lambda: (app / "site" / "extra.txt").rename(app / "site" / "other.txt"), True),
+        ("the Dockerfile (ignored in the context, hashed on its own)",
+         lambda: (app / "Dockerfile").write_text((app / "Dockerfile").read_text() + "# x\n"), True),
+        (".dockerignore now admits NOTES.md", lambda: (app / ".dockerignore").write_text(
+            (app / ".dockerignore").read_text().replace("*.md\n", "")), True),
+        ("Dockerfile.dockerignore takes precedence", lambda: (app / "Dockerfile.dockerignore").write_text("site/\n"),
+         True),
+    ]
+    seen = {original}
+    for what, change, rebuilds in steps:
+        before = tag()
+        change()
+        after = tag()
+        assert (after != before) is rebuilds, what
+        if rebuilds:
+            assert after not in seen, f"{what}: a tag came back"
+            seen.add(after)
+        assert TAG.match(after)

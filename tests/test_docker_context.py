@@ -1,0 +1,97 @@
+"""The port of pulumi-docker's context digest: .dockerignore matching checked against moby/patternmatcher's
+own test cases, Go's FileMode strings, and the behaviours pulumi-docker's provider tests pin down."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from components.docker_context import PatternMatcher, context_digest, go_file_mode, read_ignore_file
+
+CASES = json.loads((Path(__file__).parent / "data" / "moby_patternmatcher_cases.json").read_text())
+
+
+@pytest.mark.parametrize(("pattern", "path", "excluded"), CASES["single"])
+def test_pattern_matches_like_moby(pattern: str, path: str, excluded: bool) -> None:
+    assert PatternMatcher([pattern]).matches_or_parent_matches(path) is excluded
+
+
+@pytest.mark.parametrize(("patterns", "path", "excluded"), CASES["multi"])
+def test_exclusions_match_like_moby(patterns: list[str], path: str, excluded: bool) -> None:
+    assert PatternMatcher(patterns).matches_or_parent_matches(path) is excluded
+
+
+def test_the_cases_cover_each_kind_of_pattern() -> None:
+    patterns = {case[0] for case in CASES["single"]}
+    assert {"**", "dir/**", "**file", "a/*.txt", "abc?def", "a[b-d]e", "a.|)$(}+{bc"} <= patterns
+    assert len(CASES["single"]) > 60 and any(not case[2] for case in CASES["single"])
+
+
+def test_ignore_file_is_read_like_moby() -> None:
+    text = "\ufeff# comment\n  /abs/path/  \n\n!  keep/./me\n  # not a comment: spaces first\nsub/../x\n"
+    assert read_ignore_file(text) == ["abs/path", "!keep/me", "# not a comment: spaces first", "x"]
+    with pytest.raises(ValueError, match="illegal exclusion"):
+        PatternMatcher(["!"])
+
+
+@pytest.mark.parametrize(("mode", "text"), [
+    (0, "----------"),
+    (stat.S_IFREG | 0o644, "-rw-r--r--"),
+    (stat.S_IFREG | 0o755, "-rwxr-xr-x"),
+    (stat.S_IFREG | stat.S_ISUID | 0o755, "urwxr-xr-x"),
+    (stat.S_IFDIR | stat.S_ISVTX | 0o777, "dtrwxrwxrwx"),
+    (stat.S_IFLNK | 0o777, "Lrwxrwxrwx"),
+    (stat.S_IFIFO | 0o600, "prw-------"),
+    (stat.S_IFCHR | 0o666, "Dcrw-rw-rw-"),
+])
+def test_file_modes_are_written_as_go_does(mode: int, text: str) -> None:
+    assert go_file_mode(mode) == text
+
+
+def context(tmp_path: Path, files: dict[str, str], ignore: str | None = None) -> Path:
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(content)
+    if ignore is not None:
+        (tmp_path / ".dockerignore").write_text(ignore)
+    return tmp_path
+
+
+def test_pulumi_docker_provider_cases(tmp_path: Path) -> None:
+    """provider_test.go: ignored files and the Dockerfile's location do not matter; modes, renames,
+    files re-included by `!` and symlink targets do."""
+    base = context(tmp_path / "a", {"Dockerfile": "FROM x\n", "foo.txt": "1", "bar/app.js": "2"})
+    digest = context_digest(base, base / "Dockerfile")
+    ignored = context(tmp_path / "b", {"Dockerfile": "FROM x\n", "foo.txt": "1", "bar/app.js": "2",
+                                       "ignored.txt": "3", "bar/ignored.js": "4"}, "ignored.txt\nbar/ignored.js\n")
+    assert context_digest(ignored, ignored / "Dockerfile") == context_digest(
+        context(tmp_path / "b2", {"Dockerfile": "FROM x\n", "foo.txt": "1", "bar/app.js": "2"},
+                "ignored.txt\nbar/ignored.js\n"), tmp_path / "b2" / "Dockerfile")
+    elsewhere = tmp_path / "step2.Dockerfile"
+    elsewhere.write_text("FROM x\n")
+    assert context_digest(base, elsewhere) == digest
+    (base / "foo.txt").chmod(0o755)
+    assert context_digest(base, base / "Dockerfile") != digest
+    (base / "foo.txt").chmod(0o644)
+    assert context_digest(base, base / "Dockerfile") == digest
+    (base / "foo.txt").rename(base / "foo.b.txt")
+    assert context_digest(base, base / "Dockerfile") != digest
+
+    wild = context(tmp_path / "w", {"Dockerfile": "FROM x\n", "projects/foo/src/app.js": "1",
+                                    "projects/foo/other.js": "2"}, "projects\n!projects/*/src\n")
+    before = context_digest(wild, wild / "Dockerfile")
+    (wild / "projects/foo/other.js").write_text("changed, ignored")
+    assert context_digest(wild, wild / "Dockerfile") == before
+    (wild / "projects/foo/src/app.js").write_text("changed, re-included")
+    assert context_digest(wild, wild / "Dockerfile") != before
+
+    link = context(tmp_path / "l", {"Dockerfile": "FROM x\n", "t1": "a", "t2": "a"})
+    os.symlink("t1", link / "current")
+    before = context_digest(link, link / "Dockerfile")
+    (link / "current").unlink()
+    os.symlink("t2", link / "current")
+    assert context_digest(link, link / "Dockerfile") != before
