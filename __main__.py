@@ -4,7 +4,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.app_source import sample_site_build
-from components.artifact_repository import ArtifactRepository, ArtifactRepositoryArgs
+from components.artifact_repository import ArtifactRepository, ArtifactRepositoryArgs, KeptImage
 from components.budget import ProjectBudget, ProjectBudgetArgs
 from components.build_trigger import BuildTrigger, BuildTriggerArgs
 from components.local_registry import LocalRegistry, LocalRegistryArgs
@@ -57,6 +57,7 @@ if settings.gcp is not None:
             immutable_tags=settings.immutable_tags,
             protect=settings.production,
             services=services,
+            kept_image=KeptImage(image_name, image_tag) if settings.sample_image.enabled else None,
         ), gcp_opts)
         outputs |= artifact_registry_outputs(repository, image_name, image_tag)
         # The deployer's own short-lived token (gcloud auth application-default login).

@@ -22,11 +22,25 @@ KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 SECONDS_PER_DAY = 86_400
 
 
-def cleanup_policies(cleanup: CleanupSettings) -> list[gcp.artifactregistry.RepositoryCleanupPolicyArgsDict]:
+@dataclass(frozen=True)
+class KeptImage:
+    """The image the stack pushes and exports: `package` (image name in the repository) and `tag`."""
+    package: str
+    tag: str
+
+
+def cleanup_policies(cleanup: CleanupSettings,
+                     kept: KeptImage | None = None) -> list[gcp.artifactregistry.RepositoryCleanupPolicyArgsDict]:
     """KEEP rules win over DELETE rules in Artifact Registry, so 'keep' is stated, then 'delete'."""
     policies: list[gcp.artifactregistry.RepositoryCleanupPolicyArgsDict] = [
         {"id": "keep-recent", "action": "KEEP", "most_recent_versions": {"keep_count": cleanup.keep_recent}},
     ]
+    if kept is not None:
+        # The exact tag the outputs point at, not the `src-` prefix: that would keep every sample
+        # image ever pushed, forever. Older ones fall back to keep-recent and the DELETE rules.
+        policies.append({"id": "keep-stack-image", "action": "KEEP",
+                         "condition": {"tag_state": "TAGGED", "tag_prefixes": [kept.tag],
+                                       "package_name_prefixes": [kept.package]}})
     if cleanup.protected_tag_prefixes:
         policies.append({"id": "keep-protected-tags", "action": "KEEP",
                          "condition": {"tag_state": "TAGGED",
@@ -49,6 +63,7 @@ class ArtifactRepositoryArgs:
     immutable_tags: bool
     protect: bool
     services: ProjectServices
+    kept_image: KeptImage | None = None  # the sample image this stack pushes here, if any
 
 
 class ArtifactRepository(pulumi.ComponentResource):
@@ -63,7 +78,7 @@ class ArtifactRepository(pulumi.ComponentResource):
         waits = args.services.needs(ARTIFACT_REGISTRY)
         if s.kms_key_name:
             waits = [*waits, self._kms_grant(s.kms_key_name, waits, args.services.needs(CLOUD_KMS))]
-        policies = cleanup_policies(s.cleanup)
+        policies = cleanup_policies(s.cleanup, args.kept_image)
         stateful = pulumi.ResourceOptions(parent=self, depends_on=waits, protect=args.protect)
 
         self.repository = gcp.artifactregistry.Repository(
@@ -101,7 +116,7 @@ class ArtifactRepository(pulumi.ComponentResource):
                                           "docker_repository": {"public_repository": "DOCKER_HUB"}},
                 # The cache holds image bytes too: an org policy requiring CMEK refuses it without the key.
                 kms_key_name=s.kms_key_name,
-                cleanup_policies=policies,
+                cleanup_policies=cleanup_policies(s.cleanup),
                 cleanup_policy_dry_run=s.cleanup.dry_run,
                 opts=stateful,
             )

@@ -17,7 +17,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.app_source import content_tag
+from tests.harness import StackRun
 from tests.test_inventory import CASES, INVENTORIES, example_run, key, readable
 
 HEADER = """\
@@ -50,11 +50,18 @@ def _blank(value: Any, old: Any, tag: str, field: str = "") -> Any:
 _MISSING: Any = object()
 
 
+def _tag(run: StackRun) -> str:
+    """The sample image's tag in this run (it hashes the build inputs, which differ between cases)."""
+    images = run.of_type("docker:index/image:Image")
+    tag: str = images[0].inputs["build"]["args"]["REVISION"] if images else "\0no sample image"
+    return tag
+
+
 def render(case: str) -> str:
     path = INVENTORIES / f"{case}.yaml"
     old: dict[str, Any] = yaml.safe_load(path.read_text()) if path.exists() else {}
     run = example_run(case)
-    tag = content_tag()
+    tag = _tag(run)
     resources = {key(r.type, r.name): readable(r.inputs) for r in run.resources if r.custom}
     data = {
         "resources": _blank(resources, old.get("resources", _MISSING), tag),

@@ -11,6 +11,7 @@ import pytest
 from components.app_source import sample_site_build
 from components.artifact_repository import audit_config_warning
 from components.config_schema import SettingsError
+from tests.gcloud_peer import gcloud_python
 from tests.harness import StackRun, registered_by_last_failure, run_stack
 
 NS = "image-sharing"
@@ -58,6 +59,9 @@ def test_cleanup_policies_as_configured(prod: StackRun) -> None:
     assert repo.inputs["cleanupPolicyDryRun"] is False
     assert repo.inputs["cleanupPolicies"] == [
         {"id": "keep-recent", "action": "KEEP", "mostRecentVersions": {"keepCount": 10}},
+        {"id": "keep-stack-image", "action": "KEEP",
+         "condition": {"tagState": "TAGGED", "tagPrefixes": [prod.outputs["sampleImage"]["tag"]],
+                       "packageNamePrefixes": ["hello-nginx"]}},
         {"id": "keep-protected-tags", "action": "KEEP", "condition": {"tagState": "TAGGED", "tagPrefixes": ["v"]}},
         {"id": "delete-untagged", "action": "DELETE", "condition": {"tagState": "UNTAGGED", "olderThan": days(14)}},
         {"id": "delete-old", "action": "DELETE", "condition": {"tagState": "ANY", "olderThan": days(30)}},
@@ -67,8 +71,72 @@ def test_cleanup_policies_as_configured(prod: StackRun) -> None:
 def test_cleanup_dry_run_and_no_protected_prefixes() -> None:
     repo = with_ar(cleanup={"dryRun": True, "protectedTagPrefixes": [], "keepRecent": 2}).one(REPO)
     assert repo.inputs["cleanupPolicyDryRun"] is True
-    assert [p["id"] for p in repo.inputs["cleanupPolicies"]] == ["keep-recent", "delete-untagged", "delete-old"]
+    assert [p["id"] for p in repo.inputs["cleanupPolicies"]] == [
+        "keep-recent", "keep-stack-image", "delete-untagged", "delete-old"]
     assert repo.inputs["cleanupPolicies"][0]["mostRecentVersions"] == {"keepCount": 2}
+
+
+def kept_by_cleanup(policies: list[dict[str, Any]], package: str, versions: list[tuple[str, int]]) -> set[str]:
+    """Artifact Registry's documented evaluation: a version any KEEP rule matches is kept, whatever the
+    DELETE rules say; `mostRecentVersions` keeps the newest N per package. versions: (tag, age in days)."""
+    newest = sorted(versions, key=lambda v: v[1])
+    kept: set[str] = set()
+    for policy in (p for p in policies if p["action"] == "KEEP"):
+        if "mostRecentVersions" in policy:
+            kept |= {tag for tag, _ in newest[:int(policy["mostRecentVersions"]["keepCount"])]}
+            continue
+        condition = policy["condition"]
+        if package.startswith(tuple(condition.get("packageNamePrefixes", [""]))):
+            kept |= {tag for tag, _ in versions if tag.startswith(tuple(condition["tagPrefixes"]))}
+    return kept
+
+
+def test_the_exported_image_survives_the_cleanup_policy(prod: StackRun) -> None:
+    """The trigger pushes more than keepRecent newer versions and the stack's image passes deleteAfterDays:
+    the image the outputs point at is still kept, and only that one of the stack's pushes."""
+    tag = prod.outputs["sampleImage"]["tag"]
+    policies = prod.one(REPO, "repository").inputs["cleanupPolicies"]
+    versions = [(tag, 90), ("src-000000000000", 120), *((f"sha-{i}", i) for i in range(20))]
+    kept = kept_by_cleanup(policies, "hello-nginx", versions)
+    assert tag in kept and "src-000000000000" not in kept
+    assert tag not in kept_by_cleanup([p for p in policies if p["id"] != "keep-stack-image"], "hello-nginx", versions)
+    assert prod.outputs["sampleImage"]["artifactRegistry"]["ref"].endswith(f"/hello-nginx:{tag}")
+
+
+UNKNOWN_FIELDS = """
+import json, sys
+from apitools.base.py import encoding
+from googlecloudsdk.generated_clients.apis.artifactregistry.v1 import artifactregistry_v1_messages as m
+
+def unknown(message):
+    found = list(message.all_unrecognized_fields())
+    for field in message.all_fields():
+        value = message.get_assigned_value(field.name)
+        if hasattr(value, "all_unrecognized_fields"):
+            found += unknown(value)
+    return found
+
+print(json.dumps({p["id"]: unknown(encoding.DictToMessage(p, m.CleanupPolicy)) for p in json.load(sys.stdin)}))
+"""
+
+
+@pytest.mark.integration
+def test_cleanup_policies_are_artifact_registry_api_messages(prod: StackRun) -> None:
+    """Field names and enum values checked by the API's own message classes (shipped with gcloud)."""
+    policies = prod.one(REPO, "repository").inputs["cleanupPolicies"]
+    policies = [{**p, "mostRecentVersions": {"keepCount": int(p["mostRecentVersions"]["keepCount"])}}
+                if "mostRecentVersions" in p else p for p in policies]
+    assert gcloud_python(UNKNOWN_FIELDS, policies) == {p["id"]: [] for p in policies}
+    bad = {"id": "x", "action": "KEEP", "condition": {"tagState": "TAGGED", "tagPrefix": ["v"]}}
+    assert gcloud_python(UNKNOWN_FIELDS, [bad]) == {"x": ["tagPrefix"]}
+
+
+def test_no_image_kept_without_a_sample_image_and_none_in_the_cache() -> None:
+    run = run_stack("dev", overrides={f"{NS}:sampleImage": {"enabled": False},
+                                      f"{NS}:artifactRegistry": {"dockerHubProxy": True}})
+    assert "keep-stack-image" not in [p["id"] for p in run.one(REPO, "repository").inputs["cleanupPolicies"]]
+    proxy = with_ar(dockerHubProxy=True).one(REPO, "dockerhub-proxy")
+    assert "keep-stack-image" not in [p["id"] for p in proxy.inputs["cleanupPolicies"]]
 
 
 def test_repository_waits_only_for_its_api(dev: StackRun) -> None:

@@ -59,6 +59,9 @@ def mismatches(expected: Any, actual: Any, path: str = "") -> list[str]:
             return [f"{path}: expected an object, got {actual!r}"]
         return [m for k, v in expected.items()
                 for m in (mismatches(v, actual[k], f"{path}.{k}") if k in actual else [f"{path}.{k}: missing"])]
+    if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
+        pairs = enumerate(zip(expected, actual, strict=True))
+        return [m for i, (want, got) in pairs for m in mismatches(want, got, f"{path}[{i}]")]
     if expected != actual:
         return [f"{path}: expected {expected!r}, got {actual!r}"]
     return []
