@@ -10,7 +10,7 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 # unless PULUMI_CONFIG_PASSPHRASE (or another secrets provider) is set.
 PULUMI := pulumi
 
-.PHONY: setup peers policy-setup test unit lint bench preview up destroy bootstrap bootstrap-preview clean
+.PHONY: setup peers policy-setup test unit lint bench preview up destroy bootstrap bootstrap-preview bootstrap-apis clean
 
 # Real programs the integration tests start, from Debian's packages (root or sudo needed once).
 PEER_PACKAGES := docker-registry skopeo cloud-init nginx-light systemd
@@ -87,6 +87,14 @@ bootstrap: setup policy-setup bootstrap/.pulumi-state
 	$(BOOTSTRAP_PULUMI) stack output githubEnvironments --stack ci
 	$(BOOTSTRAP_PULUMI) stack output githubVariables --stack ci
 	$(BOOTSTRAP_PULUMI) stack output stackInit --stack ci
+
+# Once per project, before the first `pulumi up` with service-account credentials (CI): every
+# projects.Service read calls Cloud Resource Manager and enabling goes through Service Usage, so the
+# program cannot enable those two itself. Run it with your own gcloud login (a project owner).
+BOOTSTRAP_APIS := serviceusage.googleapis.com cloudresourcemanager.googleapis.com
+bootstrap-apis:
+	@test -n "$(PROJECT)" || { echo "usage: make bootstrap-apis PROJECT=my-project" >&2; exit 2; }
+	gcloud services enable $(BOOTSTRAP_APIS) --project=$(PROJECT)
 
 clean:
 	rm -rf $(VENV) policy/venv .mypy_cache .ruff_cache .pytest_cache

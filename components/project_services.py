@@ -15,6 +15,10 @@ RESOURCE_MANAGER = "cloudresourcemanager.googleapis.com"
 CLOUD_BUILD = "cloudbuild.googleapis.com"
 BILLING_BUDGETS = "billingbudgets.googleapis.com"
 CLOUD_KMS = "cloudkms.googleapis.com"
+SERVICE_USAGE = "serviceusage.googleapis.com"
+# Enabled by `make bootstrap-apis` before the first run: the program cannot enable them itself
+# with service-account credentials (reading any projects.Service needs both).
+BOOTSTRAP_APIS = (SERVICE_USAGE, RESOURCE_MANAGER)
 COMPUTE = "compute.googleapis.com"
 IAM = "iam.googleapis.com"
 SECRET_MANAGER = "secretmanager.googleapis.com"

@@ -1,0 +1,50 @@
+"""`make bootstrap-apis PROJECT=...`: the one step before a first `pulumi up` with service-account
+credentials, checked by make itself and by the installed gcloud's parser."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+import pytest
+
+from components.project_services import BOOTSTRAP_APIS, RESOURCE_MANAGER
+from tests.gcloud_peer import assert_parses, gcloud
+from tests.harness import ROOT
+
+
+def make(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), *args], capture_output=True,
+                          text=True, check=False, timeout=60)
+
+
+def bootstrap_command(project: str) -> list[str]:
+    dry = make("-n", "bootstrap-apis", f"PROJECT={project}")
+    assert dry.returncode == 0, dry.stderr
+    [line] = [line for line in dry.stdout.splitlines() if line.startswith("gcloud ")]
+    return shlex.split(line)
+
+
+def test_enables_what_every_service_read_needs() -> None:
+    command = bootstrap_command("acme-images")
+    assert command[:3] == ["gcloud", "services", "enable"]
+    assert set(command[3:-1]) == set(BOOTSTRAP_APIS) and RESOURCE_MANAGER in BOOTSTRAP_APIS
+    assert command[-1] == "--project=acme-images"
+
+
+def test_refuses_to_run_without_a_project() -> None:
+    result = make("bootstrap-apis")
+    assert result.returncode != 0
+    assert "usage: make bootstrap-apis PROJECT=my-project" in result.stderr
+
+
+@pytest.mark.integration
+def test_gcloud_accepts_the_command() -> None:
+    assert_parses(bootstrap_command("acme-images"))
+
+
+@pytest.mark.integration
+def test_the_parser_check_can_fail() -> None:
+    with pytest.raises(AssertionError):
+        assert_parses(["gcloud", "services", "enable", "serviceusage.googleapis.com", "--projects=x"])
+    assert gcloud("services", "enablee", "x").returncode == 2
