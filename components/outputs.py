@@ -9,7 +9,7 @@ import pulumi
 from components.artifact_repository import ArtifactRepository
 from components.build_trigger import BuildTrigger
 from components.registry_vm import RegistryVm
-from components.sample_image import SampleImage
+from components.sample_image import CONTAINER_PORT, SampleImage
 
 
 def docker_commands(image: str, tag: str, ref: pulumi.Input[str], login: str) -> dict[str, Any]:
@@ -43,7 +43,10 @@ def image_outputs(image: SampleImage) -> dict[str, Any]:
     return {
         "tag": image.tag,
         **{key: {"ref": pushed.image_name, "digest": pushed.repo_digest,
-                 "pull": pushed.repo_digest.apply(lambda d: f"docker pull {d}")}
+                 "pull": pushed.repo_digest.apply(lambda d: f"docker pull {d}"),
+                 # nginx runs unprivileged in the image, on this port inside the container.
+                 "run": pushed.repo_digest.apply(
+                     lambda d: f"docker run --rm -p {CONTAINER_PORT}:{CONTAINER_PORT} {d}")}
            for key, pushed in image.images.items()},
     }
 

@@ -12,6 +12,8 @@ import pulumi_docker as docker
 
 from components.app_source import ImageBuild
 
+CONTAINER_PORT = 8080  # app/nginx/default.conf: unprivileged nginx cannot bind below 1024
+
 
 @dataclass(frozen=True)
 class PushTarget:

@@ -86,3 +86,24 @@ def test_hadolint_can_fail() -> None:
                             capture_output=True, text=True, check=False)
     codes = {finding["code"] for finding in json.loads(result.stdout)}
     assert "DL3006" in codes and result.returncode != 0
+
+
+def test_nginx_runs_as_an_unprivileged_user() -> None:
+    users = [line.split()[1] for line in INSTRUCTIONS if line.startswith("USER ")]
+    assert users and users[-1] == "101:101", "the last USER must be the base image's nginx user (uid/gid 101)"
+    assert INSTRUCTIONS.index(f"USER {users[-1]}") < INSTRUCTIONS.index('CMD ["nginx", "-g", "daemon off;"]')
+    main = (APP_DIR / "nginx" / "nginx.conf").read_text()
+    assert "COPY nginx/nginx.conf /etc/nginx/nginx.conf" in INSTRUCTIONS
+    assert not re.search(r"^\s*user\s", main, re.M), "a `user` directive needs a root master process"
+    assert re.search(r"^pid /tmp/", main, re.M)
+    for path in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        assert re.search(rf"^\s*{path}_temp_path /tmp/", main, re.M), path
+
+
+def test_one_high_port_everywhere() -> None:
+    """The server block, EXPOSE and the HEALTHCHECK agree on one unprivileged port."""
+    listens = set(re.findall(r"^\s*listen (?:\[::\]:)?(\d+);", (APP_DIR / "nginx" / "default.conf").read_text(), re.M))
+    assert listens == {"8080"}
+    assert "EXPOSE 8080" in INSTRUCTIONS
+    [healthcheck] = [line for line in INSTRUCTIONS if line.startswith("HEALTHCHECK")]
+    assert '"http://127.0.0.1:8080/healthz"' in healthcheck

@@ -1,11 +1,14 @@
-"""The site served by a real nginx (Debian's) with the very server block the image ships, only its
-listen address and root moved to a loopback port and a temporary folder."""
+"""The site served by a real nginx (Debian's) with the very configs the image ships (its main
+nginx.conf and its server block), only their paths and listen address moved to a temporary folder and
+a loopback port, and run as an unprivileged user (`nobody` when the tests run as root): the image's
+nginx needs no root."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,44 +26,87 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
 }
+UNPRIVILEGED = "nobody"
 
 
-def adjusted_server_block(port: int, root: Path) -> str:
-    shipped = (APP_DIR / "nginx" / "default.conf").read_text()
-    replacements = {
-        "    listen 80;\n": f"    listen 127.0.0.1:{port};\n",
-        "    listen [::]:80;\n": "",
-        "    root /usr/share/nginx/html;\n": f"    root {root};\n",
-    }
+def moved(shipped: str, replacements: dict[str, str]) -> str:
     for old, new in replacements.items():
         assert shipped.count(old) == 1, f"the shipped config no longer has {old!r}: update this test"
         shipped = shipped.replace(old, new)
     return shipped
 
 
+def adjusted_server_block(port: int, root: Path) -> str:
+    return moved((APP_DIR / "nginx" / "default.conf").read_text(), {
+        "    listen 8080;\n": f"    listen 127.0.0.1:{port};\n",
+        "    listen [::]:8080;\n": "",
+        "    root /usr/share/nginx/html;\n": f"    root {root};\n",
+    })
+
+
+def adjusted_main_config(work: Path) -> str:
+    """Only paths move: the pid file and temp paths from /tmp to `work`, conf.d to the server block."""
+    shipped = (APP_DIR / "nginx" / "nginx.conf").read_text()
+    temp_paths = {f" /tmp/{name}_temp;": f" {work}/{name}_temp;"
+                  for name in ("client", "proxy", "fastcgi", "uwsgi", "scgi")}
+    return moved(shipped, {
+        "pid /tmp/nginx.pid;": f"pid {work}/nginx.pid;",
+        "include /etc/nginx/conf.d/*.conf;": f"include {work}/default.conf;",
+        "access_log /dev/stdout combined;": f"access_log {work}/access.log combined;",
+        **temp_paths,
+    })
+
+
+def as_unprivileged() -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    return [binary("setpriv"), f"--reuid={UNPRIVILEGED}", "--regid=nogroup", "--clear-groups", "--"]
+
+
+def uid_of(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    work = tmp_path_factory.mktemp("nginx")
-    root = work / "html"
-    shutil.copytree(APP_DIR / "site", root)
-    port = free_port()
-    (work / "default.conf").write_text(adjusted_server_block(port, root))
-    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read the temp folder
-    (work / "nginx.conf").write_text(
-        f"{user}worker_processes 1;\npid {work}/nginx.pid;\nerror_log {work}/error.log;\n"
-        "events {}\n"
-        "http {\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n"
-        f"  access_log off;\n  client_body_temp_path {work}/tmp;\n"
-        f"  include {work}/default.conf;\n}}\n")
-    (work / "tmp").mkdir()
-    server = subprocess.Popen([binary("nginx"), "-p", str(work), "-c", str(work / "nginx.conf"),
-                               "-g", "daemon off;"], stderr=subprocess.PIPE)
+def served() -> Iterator[tuple[str, Path]]:
+    """(address, folder) of nginx serving the site."""
+    # Not under pytest's tmp folder: that is private to root, and nginx runs as another user here.
+    work = Path(tempfile.mkdtemp(prefix="hello-nginx-"))
     try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
+        root = work / "html"
+        shutil.copytree(APP_DIR / "site", root)
+        port = free_port()
+        (work / "default.conf").write_text(adjusted_server_block(port, root))
+        (work / "nginx.conf").write_text(adjusted_main_config(work))
+        if os.geteuid() == 0:
+            for path in [work, *work.rglob("*")]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            shutil.chown(work, user=UNPRIVILEGED)
+        server = subprocess.Popen([*as_unprivileged(), binary("nginx"), "-p", str(work), "-e", "stderr",
+                                   "-c", str(work / "nginx.conf"), "-g", "daemon off;"], stderr=subprocess.PIPE)
+        try:
+            wait_for_port(port)
+            assert uid_of(server.pid) != 0, "nginx must run without root"
+            yield f"http://127.0.0.1:{port}", work
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def site(served: tuple[str, Path]) -> str:
+    return served[0]
+
+
+def test_nginx_runs_unprivileged_with_its_pid_and_temp_files_where_it_may_write(served: tuple[str, Path]) -> None:
+    site, work = served
+    assert get(site + "/healthz")[0] == 200
+    assert (work / "nginx.pid").is_file() and (work / "client_temp").is_dir()
+    master = int((work / "nginx.pid").read_text())
+    assert uid_of(master) != 0
 
 
 def get(url: str) -> tuple[int, dict[str, str], str]:

@@ -190,3 +190,12 @@ def test_tag_follows_what_pulumi_docker_rebuilds_on(tmp_path: Path) -> None:
             assert after not in seen, f"{what}: a tag came back"
             seen.add(after)
         assert TAG.match(after)
+
+
+def test_outputs_say_how_to_run_it_on_the_port_nginx_listens_on(dev: StackRun) -> None:
+    from components.sample_image import CONTAINER_PORT
+
+    listens = re.findall(r"^\s*listen (\d+);", (APP_DIR / "nginx" / "default.conf").read_text(), re.M)
+    assert listens == [str(CONTAINER_PORT)]
+    out = dev.outputs["sampleImage"]["artifactRegistry"]
+    assert out["run"] == f"docker run --rm -p 8080:8080 {out['digest']}"
