@@ -42,3 +42,9 @@ def test_refuses_to_run_without_a_project() -> None:
 def test_gcloud_accepts_the_command() -> None:
     assert refusal(shlex.join(bootstrap_command("acme-images"))) is None
     assert refusal("gcloud services enable serviceusage.googleapis.com --projects=acme-images") is not None
+
+
+def test_same_two_apis_as_the_bootstrap_enables_in_each_stack_project() -> None:
+    from bootstrap.foundation.services import STACK_APIS
+
+    assert set(STACK_APIS) == set(BOOTSTRAP_APIS)
