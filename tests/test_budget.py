@@ -50,3 +50,12 @@ def test_budget_goes_through_a_provider_naming_the_quota_project() -> None:
     assert run.one(BUDGET).provider.rsplit("::", 1)[0] == billing.urn
     others = {r.provider.rsplit("::", 1)[0] for r in run.custom if r.type.startswith("gcp:") and r.type != BUDGET}
     assert others == {run.one("pulumi:providers:gcp", "gcp").urn}
+
+
+def test_docs_do_not_recommend_the_ignored_quota_project_step() -> None:
+    """The provider ignores the ADC quota project (terraform-provider-google#20459): that step fixes nothing."""
+    from tests.harness import ROOT
+
+    pages = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    assert [p.name for p in pages if "set-quota-project" in p.read_text()] == []
+    assert "user_project_override" in (ROOT / "docs" / "costs.md").read_text()
