@@ -89,6 +89,15 @@ def test_pulumi_docker_provider_cases(tmp_path: Path) -> None:
     (wild / "projects/foo/src/app.js").write_text("changed, re-included")
     assert context_digest(wild, wild / "Dockerfile") != before
 
+    # pulumi-docker's testdata/ignores-wildcard: ignore everything except projects/*/src.
+    star = context(tmp_path / "s", {"Dockerfile": "FROM x\n", "projects/foo/src/app.js": "1",
+                                    "projects/foo/dist/app.js": "2"}, "# Ignore everything!\n*\n!projects/*/src\n")
+    before = context_digest(star, star / "Dockerfile")
+    (star / "projects/foo/dist/app.js").write_text("changed, ignored")
+    assert context_digest(star, star / "Dockerfile") == before
+    (star / "projects/foo/src/app.js").write_text("changed, re-included")
+    assert context_digest(star, star / "Dockerfile") != before
+
     link = context(tmp_path / "l", {"Dockerfile": "FROM x\n", "t1": "a", "t2": "a"})
     os.symlink("t1", link / "current")
     before = context_digest(link, link / "Dockerfile")
