@@ -1,4 +1,5 @@
-# One entry point for people and CI. `make test` needs nothing but Python 3.11;
+# One entry point for people and CI. `make test` needs Python 3.11 and Debian's peers (installed
+# when root or passwordless sudo allows), or else Docker or Podman (the suite then runs in a container);
 # `make up` / `make preview` need the Pulumi CLI and, for the default local stack, Docker.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -10,12 +11,13 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 # unless PULUMI_CONFIG_PASSPHRASE (or another secrets provider) is set.
 PULUMI := pulumi
 
-.PHONY: setup peers policy-setup test unit lint bench preview up destroy bootstrap bootstrap-preview bootstrap-apis clean
+.PHONY: setup peers policy-setup test test-here unit lint bench preview up destroy bootstrap bootstrap-preview bootstrap-apis clean
 
-# Real programs the integration tests start, from Debian's packages (root or sudo needed once).
+# Real programs the integration tests start, from Debian's packages (.devcontainer/Dockerfile has them too).
 PEER_PACKAGES := docker-registry skopeo cloud-init nginx-light systemd
 PEER_COMMANDS := docker-registry skopeo cloud-init nginx systemd-analyze
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# make test: here when the peers are (or can be) installed, else in a container (scripts/peers.sh).
+PEERS := PEER_PACKAGES="$(PEER_PACKAGES)" PEER_COMMANDS="$(PEER_COMMANDS)" MAKE="$(MAKE)" sh scripts/peers.sh
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -32,15 +34,14 @@ policy/venv/.installed: policy/requirements.txt
 
 policy-setup: policy/venv/.installed
 
-peers:
-	@for c in $(PEER_COMMANDS); do command -v $$c >/dev/null || missing=1; done; \
-	if [ -n "$$missing" ]; then \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(PEER_PACKAGES) >/dev/null; \
-	fi
+peers:  ## installs the peers with apt-get (root or passwordless sudo), or says what is missing
+	@$(PEERS) install
 
-test: setup peers  ## every test, the integration tests with real peers included
-	$(PY) -m pytest
+test:  ## every test with the real peers: here if they are (or can be) installed, else in a container
+	@$(PEERS) test $(PYTEST_ARGS)
+
+test-here: setup  ## every test on this machine; the peers must be installed
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: setup  ## only the fast tests under mocks
 	$(PY) -m pytest -m "not integration"
