@@ -3,6 +3,8 @@ a volume, the same generated config and htpasswd, and the sample image pushed to
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from components.app_source import sample_site_build
@@ -74,3 +76,27 @@ def test_another_port() -> None:
     run = run_stack("local", overrides={"image-sharing:registry": {"port": 5050}})
     assert run.one(CONTAINER).inputs["ports"] == [{"internal": 5050, "external": 5050, "ip": "127.0.0.1"}]
     assert run.outputs["selfHostedRegistry"]["address"] == "localhost:5050"
+
+
+def strings_in(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings_in(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_port_5050_for_macos_reaches_every_output_and_the_push() -> None:
+    """macOS's AirPlay Receiver holds port 5000: with registry.port 5050 every printed command, the
+    registry's own listen address and the sample image's push use 5050, and nothing says 5000."""
+    run = run_stack("local", overrides={"image-sharing:registry": {"port": 5050}})
+    printed = strings_in(run.outputs)
+    assert not [s for s in printed if "5000" in s]
+    addresses = {m for s in printed for m in re.findall(r"localhost:\d+", s)}
+    assert addresses == {"localhost:5050"}
+    assert len([s for s in printed if "localhost:5050" in s]) >= 6  # address, tag, push, rm, pull, login, ref
+    image = run.one("docker:index/image:Image")
+    assert image.inputs["imageName"].startswith("localhost:5050/hello-nginx:")
+    assert unwrap(image.inputs["registry"])["server"] == "localhost:5050"
+    uploads = {u["file"]: u["content"] for u in unwrap(run.one(CONTAINER).inputs["uploads"])}
+    assert yaml.safe_load(uploads["/etc/docker/registry/config.yml"])["http"]["addr"] == ":5050"
