@@ -7,6 +7,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "bootstrap"))  # its `foundation` package
 
+from tests import peers
 from tests.harness import BOOTSTRAP, STACKS, StackRun, run_stack
 
 
@@ -45,3 +46,8 @@ def bootstrap_run() -> StackRun:
 @pytest.fixture
 def bootstrap() -> StackRun:
     return bootstrap_run()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    peers.in_integration_test = item.get_closest_marker("integration") is not None

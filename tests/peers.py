@@ -28,8 +28,14 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+# Whether the running test is marked integration (conftest sets it): `make unit` deselects those and
+# must run with no peer installed, so a peer started from any other test is a mistake.
+in_integration_test = True
+
+
 def binary(name: str) -> str:
     """The path of a real peer: beside this Python first (PyPI wheels), then on PATH."""
+    assert in_integration_test, f"{name} is a real peer: mark the test @pytest.mark.integration"
     local = Path(sys.executable).parent / name
     found = str(local) if local.exists() else shutil.which(name)
     assert found, f"{name} is not installed; .ci/run installs it (see the README)"

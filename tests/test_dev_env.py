@@ -31,8 +31,8 @@ MAKE = shutil.which("make") or "make"
 
 
 def make_variable(name: str) -> list[str]:
-    """A variable's value as make itself reads the Makefile."""
-    out = subprocess.run([MAKE, "-s", "--no-print-directory", "-C", str(ROOT), "--eval", "print-%: ; @echo $($*)",
+    """A variable's value as make itself reads the Makefile ($(info): no shell, no echo needed)."""
+    out = subprocess.run([MAKE, "-s", "--no-print-directory", "-C", str(ROOT), "--eval", "print-%: ; $(info $($*))",
                           f"print-{name}"], capture_output=True, text=True, check=True).stdout
     return out.split()
 
@@ -224,6 +224,12 @@ def test_make_unit_needs_no_peers_at_all(tmp_path: Path) -> None:
     result = machine.make("unit", ci=True)
     assert result.returncode == 0, result.stderr
     assert machine.calls() == ['python -m pytest -m not integration']
+
+
+def test_a_peer_started_outside_an_integration_test_fails() -> None:
+    """What keeps `make unit` free of peers: this test is not marked integration."""
+    with pytest.raises(AssertionError, match=re.escape("mark the test @pytest.mark.integration")):
+        binary("skopeo")
 
 
 @pytest.mark.integration
