@@ -16,8 +16,12 @@ PULUMI := pulumi
 # Real programs the integration tests start, from Debian's packages (.devcontainer/Dockerfile has them too).
 PEER_PACKAGES := docker-registry skopeo cloud-init nginx-light systemd
 PEER_COMMANDS := docker-registry skopeo cloud-init nginx systemd-analyze
+# Peers that are not Debian packages (the Docker CLI and gcloud parse the commands the docs show):
+# machines of CI's kind come with them, and so does the test container.
+PEER_TOOLS := docker gcloud
 # make test: here when the peers are (or can be) installed, else in a container (scripts/peers.sh).
-PEERS := PEER_PACKAGES="$(PEER_PACKAGES)" PEER_COMMANDS="$(PEER_COMMANDS)" MAKE="$(MAKE)" sh scripts/peers.sh
+PEERS := PEER_PACKAGES="$(PEER_PACKAGES)" PEER_COMMANDS="$(PEER_COMMANDS)" PEER_TOOLS="$(PEER_TOOLS)" \
+  MAKE="$(MAKE)" sh scripts/peers.sh
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Where `make test` runs the suite. Its integration tests start real programs from Debian's packages
-# (the "peers": PEER_COMMANDS, from PEER_PACKAGES; both lists come from the Makefile).
-#   here       they are installed, or can be: root or passwordless sudo, and apt-get
+# Where `make test` runs the suite. Its integration tests start real programs (the "peers"; the lists
+# come from the Makefile): PEER_COMMANDS from Debian's PEER_PACKAGES, and PEER_TOOLS that are not
+# Debian packages (the Docker CLI, gcloud), which machines of CI's kind come with.
+#   here       they are installed, or the Debian ones can be: root or passwordless sudo, and apt-get
 #   container  they cannot, and Docker or Podman answers: the suite runs in .devcontainer/Dockerfile's
 #              image, the project mounted read-only, nothing installed on this machine
 #   neither    say which peers are missing and the one command that gets them, and fail
@@ -20,8 +21,8 @@ DOCKERFILE=.devcontainer/Dockerfile
 
 say() { printf '%s\n' "$*" >&2; }
 
-missing_commands() {
-  for c in $PEER_COMMANDS; do
+missing_of() {
+  for c in $1; do
     command -v "$c" >/dev/null 2>&1 || printf '%s ' "$c"
   done
 }
@@ -65,7 +66,7 @@ install_here() {
   # shellcheck disable=SC2046  # one word per package
   $prefix env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     $(packages_of "$missing") >/dev/null
-  still=$(missing_commands)
+  still=$(missing_of "$PEER_COMMANDS")
   if [ -n "$still" ]; then
     say "ERROR: still missing after apt-get install: $still"
     exit 1
@@ -93,7 +94,7 @@ container_runtime() {
 in_container() {
   rt=$1 missing=$2
   shift 2
-  say "Not installed here: ${missing}(and no root or passwordless sudo with apt-get to install them)."
+  say "Not installed here: ${missing}(and not all installable with apt-get as root or passwordless sudo)."
   say "Running the suite in a container instead: $rt, image $IMAGE from $DOCKERFILE."
   "$rt" build --file "$DOCKERFILE" --tag "$IMAGE" .
   tty=
@@ -105,25 +106,39 @@ in_container() {
     "$IMAGE" python -m pytest -p no:cacheprovider "$@"
 }
 
+# How to get a peer that is not a Debian package, on a machine that does not run the container.
+tool_hint() {
+  case $1 in
+    gcloud) printf 'the Google Cloud CLI: https://cloud.google.com/sdk/docs/install' ;;
+    docker) printf 'the Docker CLI: https://docs.docker.com/engine/install/' ;;
+    *) printf 'see docs/development.md' ;;
+  esac
+}
+
 explain_missing() {
-  missing=$1
-  packages=$(packages_of "$missing")
+  missing=$1 tools=$2
   say "make test needs programs that the integration tests start; these are not installed here:"
-  if [ "$(uname -s)" = Darwin ]; then
+  if [ "$(uname -s)" = Darwin ] || ! command -v apt-get >/dev/null 2>&1; then
     for c in $missing; do say "  $c (Debian package $(package_of "$c")): runs in the test container"; done
-    say "They are Debian packages: on a Mac, make test runs the suite in a Debian container."
-    say "Get a container runtime, start it, and rerun make test. One of:"
-    say "  Docker Desktop: https://docs.docker.com/desktop/setup/install/mac-install/"
-    say "  brew install colima docker && colima start"
-    say "  brew install podman && podman machine init && podman machine start"
-  elif command -v apt-get >/dev/null 2>&1; then
-    for c in $missing; do say "  $c: sudo apt-get install --no-install-recommends $(package_of "$c")"; done
-    say "All at once: sudo apt-get install --no-install-recommends ${packages% }"
-    say "Or, installing nothing here: with Docker or Podman working, make test runs the suite in a container."
+    for c in $tools; do say "  $c: runs in the test container"; done
+    if [ "$(uname -s)" = Darwin ]; then
+      say "On a Mac, make test runs the suite in a Debian container. Get a container runtime, start it,"
+      say "and rerun make test. One of:"
+      say "  Docker Desktop: https://docs.docker.com/desktop/setup/install/mac-install/"
+      say "  brew install colima docker && colima start"
+      say "  brew install podman && podman machine init && podman machine start"
+    else
+      say "This is not Debian: install Docker or Podman (e.g. sudo dnf install podman), then rerun make test;"
+      say "it runs the suite in a Debian container."
+    fi
   else
-    for c in $missing; do say "  $c (Debian package $(package_of "$c")): runs in the test container"; done
-    say "This is not Debian: install Docker or Podman (e.g. sudo dnf install podman), then rerun make test;"
-    say "it runs the suite in a Debian container."
+    for c in $missing; do say "  $c: sudo apt-get install --no-install-recommends $(package_of "$c")"; done
+    for c in $tools; do say "  $c: $(tool_hint "$c")"; done
+    if [ -n "$missing" ]; then
+      packages=$(packages_of "$missing")
+      say "All at once: sudo apt-get install --no-install-recommends ${packages% }"
+    fi
+    say "Or, installing nothing here: with Docker or Podman working, make test runs the suite in a container."
   fi
   for rt in docker podman; do
     if ! command -v "$rt" >/dev/null 2>&1; then
@@ -140,26 +155,29 @@ explain_missing() {
 main() {
   action=${1:?install or test}
   shift
-  missing=$(missing_commands)
-  if [ -z "$missing" ]; then
-    [ "$action" = test ] && exec "$MAKE" --no-print-directory test-here PYTEST_ARGS="$*"
-    return 0
-  fi
-  if prefix=$(installer_prefix); then
+  missing=$(missing_of "$PEER_COMMANDS")
+  tools=$(missing_of "${PEER_TOOLS:-}")
+  # Install the Debian peers when that makes this machine complete, and always on CI and for make peers.
+  if [ -n "$missing" ] && { [ -z "$tools" ] || [ "${CI:-}" = true ] || [ "$action" = install ]; } \
+      && prefix=$(installer_prefix); then
     install_here "$prefix" "$missing"
+    missing=
+  fi
+  if [ -z "$missing$tools" ]; then
     [ "$action" = test ] && exec "$MAKE" --no-print-directory test-here PYTEST_ARGS="$*"
     return 0
   fi
   if [ "${CI:-}" = true ]; then
-    say "ERROR: CI=true and the test peers are missing: $missing"
-    say "CI installs them with apt-get as root (or passwordless sudo); neither is possible here."
+    say "ERROR: CI=true and test peers are missing: $missing$tools"
+    [ -z "$missing" ] || say "The Debian ones install with apt-get as root (or passwordless sudo); neither works here."
+    for c in $tools; do say "  $c: $(tool_hint "$c")"; done
     say "Nothing is skipped on CI: fix the machine, not the tests."
     exit 1
   fi
   if [ "$action" = test ] && rt=$(container_runtime); then
-    in_container "$rt" "$missing" "$@"
+    in_container "$rt" "$missing$tools" "$@"
   fi
-  explain_missing "$missing"
+  explain_missing "$missing" "$tools"
   exit 1
 }
 

@@ -39,6 +39,7 @@ def make_variable(name: str) -> list[str]:
 
 PACKAGES = make_variable("PEER_PACKAGES")
 COMMANDS = make_variable("PEER_COMMANDS")
+TOOLS = make_variable("PEER_TOOLS")
 PACKAGE_OF = dict(zip(COMMANDS, PACKAGES, strict=True))
 
 
@@ -52,7 +53,8 @@ class Machine:
     tmp: Path
     uid: int = 1000
     os_name: str = "Linux"
-    peers: tuple[str, ...] = ()
+    peers: tuple[str, ...] = ()      # the Debian peers' commands present
+    tools: tuple[str, ...] = ("docker", "gcloud")  # the other peers present (CI's machines have both)
     apt: bool = True
     sudo: str | None = None          # None: absent; "nopasswd"; "password" (sudo -n fails)
     runtimes: dict[str, bool] = field(default_factory=dict)  # name -> engine answers `info`
@@ -83,8 +85,12 @@ class Machine:
         if self.sudo:
             ok = "0" if self.sudo == "nopasswd" else "1"
             self.stub("sudo", f'[ "$1" = -n ] && exit {ok}; "$@"')
-        for name, answers in self.runtimes.items():
-            self.stub(name, f'[ "$1" = info ] && exit {0 if answers else 1}; exit 0')
+        for name in {*self.runtimes, *(t for t in self.tools if t in ("docker", "podman"))}:
+            # A CLI whose engine answers `info`, or one without an engine (as on CI's machines).
+            self.stub(name, f'[ "$1" = info ] && exit {0 if self.runtimes.get(name) else 1}; exit 0')
+        for tool in self.tools:
+            if not (self.bin / tool).exists():
+                self.stub(tool, "")
 
     def stub(self, name: str, body: str) -> None:
         path = Path(name) if name.startswith("/") else self.bin / name
@@ -169,24 +175,47 @@ def test_no_root_and_a_sudo_password_runs_the_suite_in_a_container(tmp_path: Pat
 
 
 def test_macos_with_colima_or_docker_desktop_uses_the_container(tmp_path: Path) -> None:
-    machine = Machine(tmp_path, os_name="Darwin", apt=False, runtimes={"docker": True})
+    machine = Machine(tmp_path, os_name="Darwin", apt=False, tools=(), runtimes={"docker": True})
     result = machine.make("test")
     assert result.returncode == 0, result.stderr
     assert [c.split()[1] for c in called(machine, "docker")] == ["info", "build", "run"]
+    assert "Not installed here: " + " ".join([*COMMANDS, "gcloud"]) in result.stderr
+
+
+def test_debian_root_without_gcloud_uses_the_container_and_installs_nothing(tmp_path: Path) -> None:
+    """Root could install the Debian peers, but gcloud is not one: the container has everything."""
+    machine = Machine(tmp_path, uid=0, tools=("docker",), runtimes={"docker": True})
+    result = machine.make("test")
+    assert result.returncode == 0, result.stderr
+    assert not called(machine, "apt-get") and not called(machine, "python")
+    assert [c.split()[1] for c in called(machine, "docker")] == ["info", "build", "run"]
+
+
+def test_ci_installs_the_debian_peers_and_fails_on_a_missing_tool(tmp_path: Path) -> None:
+    machine = Machine(tmp_path, uid=0, tools=("docker",), runtimes={"docker": True})
+    result = machine.make("test", ci=True)
+    assert result.returncode != 0
+    assert len(called(machine, "apt-get")) == 2
+    assert "CI=true and test peers are missing: gcloud" in result.stderr
+    assert "gcloud: the Google Cloud CLI: https://cloud.google.com/sdk/docs/install" in result.stderr
+    assert set(called(machine, "docker")) <= {"docker info"} and not called(machine, "python")
 
 
 def test_ci_never_falls_back_to_a_container(tmp_path: Path) -> None:
     machine = Machine(tmp_path, sudo="password", runtimes={"docker": True, "podman": True})
     result = machine.make("test", ci=True)
     assert result.returncode != 0
-    assert "CI=true and the test peers are missing: " + " ".join(COMMANDS) in result.stderr
-    assert not called(machine, "docker") and not called(machine, "podman") and not called(machine, "python")
+    assert "CI=true and test peers are missing: " + " ".join(COMMANDS) in result.stderr
+    assert not called(machine, "podman") and not called(machine, "python")
+    assert set(called(machine, "docker")) <= {"docker info"}  # never built or run
 
 
 def test_debian_without_root_or_runtime_names_each_peer_and_its_apt_command(tmp_path: Path) -> None:
-    machine = Machine(tmp_path, peers=("skopeo",))
+    machine = Machine(tmp_path, peers=("skopeo",), tools=("docker",))
     result = machine.make("test")
     assert result.returncode != 0
+    assert "  gcloud: the Google Cloud CLI: https://cloud.google.com/sdk/docs/install\n" in result.stderr
+    assert "docker is installed but its engine does not answer" in result.stderr
     missing = [c for c in COMMANDS if c != "skopeo"]
     for command in missing:
         assert f"  {command}: sudo apt-get install --no-install-recommends {PACKAGE_OF[command]}\n" in result.stderr
@@ -197,11 +226,12 @@ def test_debian_without_root_or_runtime_names_each_peer_and_its_apt_command(tmp_
 
 
 def test_macos_without_a_runtime_says_how_to_get_one(tmp_path: Path) -> None:
-    machine = Machine(tmp_path, os_name="Darwin", apt=False, runtimes={"docker": False})
+    machine = Machine(tmp_path, os_name="Darwin", apt=False, tools=(), runtimes={"docker": False})
     result = machine.make("test")
     assert result.returncode != 0
     for command in COMMANDS:
         assert f"  {command} (Debian package {PACKAGE_OF[command]}): runs in the test container" in result.stderr
+    assert "  gcloud: runs in the test container" in result.stderr
     assert "brew install colima docker && colima start" in result.stderr
     assert "Docker Desktop: https://docs.docker.com/desktop/" in result.stderr
     assert "docker is installed but its engine does not answer" in result.stderr
@@ -212,7 +242,7 @@ def test_make_peers_installs_as_root_and_explains_otherwise(tmp_path: Path) -> N
     root = Machine(tmp_path / "root", uid=0)
     assert root.make("peers").returncode == 0
     assert len(called(root, "apt-get")) == 2 and not called(root, "python")
-    laptop = Machine(tmp_path / "laptop", os_name="Darwin", apt=False, runtimes={"docker": True})
+    laptop = Machine(tmp_path / "laptop", os_name="Darwin", apt=False, tools=(), runtimes={"docker": True})
     result = laptop.make("peers")
     assert result.returncode != 0 and "colima start" in result.stderr
     assert "docker works here: make test runs the suite in a container" in result.stderr
@@ -220,7 +250,7 @@ def test_make_peers_installs_as_root_and_explains_otherwise(tmp_path: Path) -> N
 
 
 def test_make_unit_needs_no_peers_at_all(tmp_path: Path) -> None:
-    machine = Machine(tmp_path, os_name="Darwin", apt=False)
+    machine = Machine(tmp_path, os_name="Darwin", apt=False, tools=())
     result = machine.make("unit", ci=True)
     assert result.returncode == 0, result.stderr
     assert machine.calls() == ['python -m pytest -m not integration']
@@ -246,9 +276,27 @@ def test_shellcheck_finds_nothing_in_the_script() -> None:
 INSTRUCTIONS = [line for line in DOCKERFILE.read_text().splitlines() if line and not line.startswith("#")]
 
 
-def test_base_image_is_debian_bookworm_pinned_to_a_tag() -> None:
+def test_images_are_pinned_and_the_base_is_debian_bookworm() -> None:
     bases = re.findall(r"^FROM\s+(\S+)", DOCKERFILE.read_text(), re.M)
-    assert bases == ["debian:bookworm-slim"]
+    assert len(bases) == 2 and bases[-1] == "debian:bookworm-slim"
+    assert re.fullmatch(r"docker:\d+\.\d+\.\d+-cli", bases[0])
+    assert "COPY --from=docker-cli /usr/local/bin/docker /usr/local/bin/docker" in INSTRUCTIONS
+
+
+@pytest.mark.integration
+def test_the_container_has_the_docker_cli_and_gcloud_versions_of_ci_machines(tmp_path: Path) -> None:
+    """The docs' commands are checked with these parsers: the container must parse them the same way."""
+    text = DOCKERFILE.read_text()
+    docker_pin = re.search(r"^FROM docker:(\d+\.\d+\.\d+)-cli", text, re.M)
+    gcloud_pin = re.search(r"google-cloud-cli=(\d+\.\d+\.\d+)-0\b", text)
+    assert docker_pin and gcloud_pin
+    docker = subprocess.run([binary("docker"), "--version"], capture_output=True, text=True, check=True).stdout
+    assert docker.startswith(f"Docker version {docker_pin.group(1)},"), docker
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),
+           "CLOUDSDK_CORE_DISABLE_PROMPTS": "1", "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "1"}
+    gcloud = subprocess.run([binary("gcloud"), "version"], capture_output=True, text=True, check=True, env=env,
+                            timeout=120).stdout
+    assert f"Google Cloud SDK {gcloud_pin.group(1)}\n" in gcloud, gcloud
 
 
 def test_the_image_has_every_makefile_peer_and_python() -> None:
