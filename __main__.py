@@ -70,7 +70,7 @@ if settings.gcp is not None:
     if settings.uses_build_trigger and repository is not None:
         pipeline = BuildTrigger("image-pipeline", BuildTriggerArgs(
             project=project,
-            region=settings.gcp.region,
+            region=settings.build_trigger.region or settings.gcp.region,
             settings=settings.build_trigger,
             repository=repository,
             image_name=image_name,

@@ -18,30 +18,40 @@ BUILT_INS = {"PROJECT_ID", "PROJECT_NUMBER", "LOCATION", "BUILD_ID", "COMMIT_SHA
              "SERVICE_ACCOUNT_EMAIL", "SERVICE_ACCOUNT"}
 
 # The newest version in the repository, by digest: with immutable tags there is no moving tag to
-# take the build cache from, and a digest works either way.
-FIND_CACHE_SCRIPT = (
-    'last="$$(gcloud artifacts docker images list "${_IMAGE}" --sort-by=~UPDATE_TIME --limit=1 '
-    "--format='value(format(\"{0}@{1}\",package,version))' 2>/dev/null || true)\"\n"
-    f'printf "%s" "$$last" > {CACHE_FILE}\n'
-)
+# take the build cache from, and a digest works either way. gcloud sends `--sort-by` to the server as
+# AIP-132 `update_time desc` and re-sorts client-side by the same key (found as `updateTime`): the
+# lower-case field name is the one both understand.
+FIND_CACHE_COMMAND = ('gcloud artifacts docker images list "${_IMAGE}" --sort-by=~update_time --limit=1 '
+                      "--format='value(format(\"{0}@{1}\",package,version))'")
+# No cache (a first build, or a listing error the log shows) is not a failure.
+FIND_CACHE_SCRIPT = f"{FIND_CACHE_COMMAND} > {CACHE_FILE} || : > {CACHE_FILE}\n"
+# BuildKit (the docker:cli image's buildx) reads the cache straight from the registry; the legacy
+# builder neither writes nor reads inline cache metadata, so it is never left to chance.
+BUILD_ENV = ["DOCKER_BUILDKIT=1"]
 
 
 def build_script(app_dir: str, tags: list[str]) -> str:
-    """POSIX sh for the docker:cli image: pull the cache if there is one, build for linux/amd64."""
+    """POSIX sh for the docker:cli image: build for linux/amd64 from the cache if there is one, and
+    write inline cache metadata into the image so that the next build can use it as `--cache-from`."""
     tag_args = " ".join(f'-t "${{_IMAGE}}:{tag}"' for tag in tags)
     return (
         f'cache="$$(cat {CACHE_FILE})"\n'
         "set --\n"
-        'if [ -n "$$cache" ] && docker pull "$$cache"; then set -- --cache-from "$$cache"; fi\n'
+        'if [ -n "$$cache" ]; then set -- --cache-from "$$cache"; fi\n'
         'docker build --platform linux/amd64 "$$@" --build-arg BUILDKIT_INLINE_CACHE=1 '
         '--build-arg "SOURCE=${_SOURCE}" --build-arg "REVISION=$COMMIT_SHA" '
         f"{tag_args} {app_dir}\n"
     )
 
 
+# The commit plus the build: a retried or re-run build of the same commit (a new BUILD_ID) gets a tag
+# of its own, so an immutable repository never refuses it; the commit stays readable in the tag.
+BUILD_TAG = "${SHORT_SHA}-${BUILD_ID}"
+
+
 def image_tags(mutable_tags: bool) -> list[str]:
-    """The commit's short SHA always; the moving `latest` only where a tag may be overwritten."""
-    return ["$SHORT_SHA", "latest"] if mutable_tags else ["$SHORT_SHA"]
+    """A tag per build always; the moving `latest` only where a tag may be overwritten."""
+    return [BUILD_TAG, "latest"] if mutable_tags else [BUILD_TAG]
 
 
 def build_spec(image: pulumi.Input[str], source_url: str, mutable_tags: bool,
@@ -51,12 +61,13 @@ def build_spec(image: pulumi.Input[str], source_url: str, mutable_tags: bool,
         "steps": [
             {"id": "find-cache", "name": GCLOUD_IMAGE, "entrypoint": "bash", "args": ["-c", FIND_CACHE_SCRIPT]},
             {"id": "build", "name": DOCKER_IMAGE, "entrypoint": "sh", "args": ["-c", build_script(app_dir, tags)],
-             "wait_fors": ["find-cache"]},
+             "envs": [*BUILD_ENV], "wait_fors": ["find-cache"]},
         ],
         # Listed images are pushed by Cloud Build itself, which records their provenance.
         "images": [f"${{_IMAGE}}:{tag}" for tag in tags],
         "substitutions": {"_IMAGE": image, "_SOURCE": source_url},
-        # A user-managed service account needs an explicit logging choice.
-        "options": {"logging": "CLOUD_LOGGING_ONLY", "substitution_option": "MUST_MATCH"},
+        # A user-managed service account needs an explicit logging choice. (No substitution_option:
+        # triggered builds always substitute ALLOW_LOOSE, whatever the config says.)
+        "options": {"logging": "CLOUD_LOGGING_ONLY"},
         "timeout": "900s",
     }

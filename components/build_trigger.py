@@ -15,6 +15,7 @@ from components.project_services import CLOUD_BUILD, IAM, RESOURCE_MANAGER, SECR
 from components.settings import BuildTriggerSettings
 
 LOG_WRITER = "roles/logging.logWriter"
+APPROVER = "roles/cloudbuild.builds.approver"
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 
 
@@ -85,6 +86,18 @@ class BuildTrigger(pulumi.ComponentResource):
             # The first build must not fail for a missing permission or API.
             opts=self._opts([*args.services.needs(CLOUD_BUILD), *grants]),
         )
+        # Builds and triggers have no IAM policy of their own: Cloud Build checks
+        # cloudbuild.builds.approve on the project, so the approver role is project-wide (it covers
+        # every trigger of the project) and carries no other write permission.
+        self.approvers = [
+            gcp.projects.IAMMember(f"build-approver-{approver}", project=args.project, role=APPROVER,
+                                   member=approver, opts=self._opts(args.services.needs(RESOURCE_MANAGER)))
+            for approver in s.approvers]
+        if args.require_approval and not s.approvers:
+            self.manual_steps.append(
+                "Builds wait for approval, and this stack grants nobody roles/cloudbuild.builds.approver: "
+                "until you list people in buildTrigger.approvers, only principals that already hold "
+                "cloudbuild.builds.approve in the project (Owner, Cloud Build Admin) can approve.")
         self.register_outputs({"triggerId": self.trigger.trigger_id, "location": self.location})
 
     def _opts(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:

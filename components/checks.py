@@ -37,6 +37,11 @@ def matches(pattern: re.Pattern[str], expected: str) -> Check:
     return lambda value: None if pattern.fullmatch(value) else expected
 
 
+def one_of(allowed: Iterable[str], expected: str) -> Check:
+    known = frozenset(allowed)
+    return lambda value: None if value in known else expected
+
+
 def in_range(low: int, high: int, unit: str = "") -> Check:
     return lambda value: None if low <= value <= high else f"a number from {low} to {high}{unit}"
 

@@ -103,6 +103,13 @@ class BuildTriggerSettings:
     app_installation_id: int | None = setting(
         None, check=checks.in_range(1, 2**53), doc="Cloud Build GitHub App installation id (generation 2).")
     require_approval: bool | None = setting(None, doc="Builds wait for manual approval. Unset: on in production.")
+    region: str | None = setting(
+        None, check=checks.one_of(REGIONS, "a GCP region where Cloud Build runs"),
+        doc="Region of a generation-2 connection, repository and trigger. Unset: gcp:region. "
+            "Generation-1 (GitHub App) triggers are global.")
+    approvers: tuple[str, ...] = setting(
+        (), check=checks.each(checks.iam_member),
+        doc="Members granted roles/cloudbuild.builds.approver (project-wide) to approve waiting builds.")
 
 
 @dataclass(frozen=True)
@@ -307,6 +314,14 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
         if sec.github_token is None:
             problems.append(Problem(f"{ns}:githubToken", None,
                                     "a GitHub token for generation 2: `pulumi config set --secret githubToken ...`"))
+    if s.uses_build_trigger and trigger.generation == 1 and trigger.region is not None:
+        problems.append(Problem(f"{ns}:buildTrigger.region", trigger.region,
+                                "no region with generation 1: Cloud Build GitHub App triggers are global "
+                                "(set buildTrigger.generation to 2 to build in a region)"))
+    if s.uses_build_trigger and trigger.approvers and not s.require_approval:
+        problems.append(Problem(f"{ns}:buildTrigger.approvers", list(trigger.approvers),
+                                "no approvers while builds need no approval (buildTrigger.requireApproval "
+                                "is off): set it to true, or remove the approvers"))
     if s.sample_image.docker_hub_user and sec.docker_hub_token is None:
         problems.append(Problem(f"{ns}:dockerHubToken", None,
                                 "a Docker Hub access token when sampleImage.dockerHubUser is set: "

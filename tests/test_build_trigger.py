@@ -85,9 +85,9 @@ def test_steps_build_from_the_app_folder_with_pinned_builders(gen1: StackRun) ->
 
 
 def test_moving_tag_only_with_mutable_tags(gen1: StackRun, gen1_prod: StackRun) -> None:
-    assert gen1.one(TRIGGER).inputs["build"]["images"] == ["${_IMAGE}:$SHORT_SHA", "${_IMAGE}:latest"]
+    assert gen1.one(TRIGGER).inputs["build"]["images"] == ["${_IMAGE}:${SHORT_SHA}-${BUILD_ID}", "${_IMAGE}:latest"]
     prod_build = gen1_prod.one(TRIGGER).inputs["build"]
-    assert prod_build["images"] == ["${_IMAGE}:$SHORT_SHA"]
+    assert prod_build["images"] == ["${_IMAGE}:${SHORT_SHA}-${BUILD_ID}"]
     assert ":latest" not in prod_build["steps"][1]["args"][1]
 
 
@@ -95,6 +95,42 @@ def test_approval_in_production_by_default_and_as_config(gen1_prod: StackRun) ->
     assert gen1_prod.one(TRIGGER).inputs["approvalConfig"] == {"approvalRequired": True}
     off = with_trigger("prod", requireApproval=False)
     assert off.one(TRIGGER).inputs["approvalConfig"] == {"approvalRequired": False}
+
+
+APPROVER_GRANT = "gcp:projects/iAMMember:IAMMember"
+
+
+def test_approvers_get_the_approver_role_on_the_project() -> None:
+    run = with_trigger("prod", approvers=["user:ana@example.com", "group:release@example.com"])
+    grants = sorted((m.inputs["member"], m.inputs["project"]) for m in run.of_type(APPROVER_GRANT)
+                    if m.inputs["role"] == "roles/cloudbuild.builds.approver")
+    assert grants == [("group:release@example.com", "image-sharing-prod"),
+                      ("user:ana@example.com", "image-sharing-prod")]
+    approver = next(m for m in run.of_type(APPROVER_GRANT) if m.inputs["member"] == "user:ana@example.com")
+    assert "gcp:projects/service:Service:cloudresourcemanager" in run.deps_of(approver)
+    assert not [step for step in run.outputs["imagePipeline"]["manualSteps"] if "approv" in step]
+
+
+def test_without_approvers_the_outputs_say_who_can_approve(gen1_prod: StackRun, gen1: StackRun) -> None:
+    assert not [m for m in gen1_prod.of_type(APPROVER_GRANT) if m.inputs["role"] == "roles/cloudbuild.builds.approver"]
+    steps = gen1_prod.outputs["imagePipeline"]["manualSteps"]
+    assert any("buildTrigger.approvers" in step and "cloudbuild.builds.approve" in step for step in steps), steps
+    assert not [step for step in gen1.outputs["imagePipeline"]["manualSteps"] if "approv" in step]
+
+
+def test_build_region_for_second_generation() -> None:
+    run = with_trigger("prod", secrets=TOKEN, region="europe-west1", **GEN2)
+    assert run.one(TRIGGER).inputs["location"] == "europe-west1"
+    assert run.one("gcp:cloudbuildv2/connection:Connection").inputs["location"] == "europe-west1"
+    assert run.one("gcp:cloudbuildv2/repository:Repository").inputs["location"] == "europe-west1"
+    assert run.outputs["imagePipeline"]["buildHistory"].startswith(
+        "https://console.cloud.google.com/cloud-build/builds;region=europe-west1?")
+    # The images still go to the repository in gcp:region.
+    assert run.one("gcp:artifactregistry/repository:Repository").inputs["location"] == "asia-northeast3"
+
+
+def test_build_region_defaults_to_the_stack_region(gen2: StackRun) -> None:
+    assert gen2.one("gcp:cloudbuildv2/connection:Connection").inputs["location"] == "asia-northeast3"
 
 
 def test_trigger_waits_for_api_repository_and_grants(gen1: StackRun) -> None:
@@ -113,7 +149,7 @@ def test_second_generation_wiring(gen2: StackRun) -> None:
         "appInstallationId": 1234, "authorizerCredential": {"oauthTokenSecretVersion": "github-token-version-id"}}
     repository = gen2.one("gcp:cloudbuildv2/repository:Repository").inputs
     assert (repository["remoteUri"], repository["parentConnection"]) == ("https://github.com/acme/site.git", "github")
-    assert gen2.outputs["imagePipeline"]["manualSteps"] == []
+    assert not [step for step in gen2.outputs["imagePipeline"]["manualSteps"] if step.startswith("Connect")]
 
 
 def test_token_in_secret_manager_with_a_single_accessor(gen2: StackRun) -> None:
@@ -142,6 +178,15 @@ def test_outputs(gen1: StackRun) -> None:
     ({"githubRepository": "acme/site", "branch": "^(?!wip).*$"}, {},
      "expected a branch regex Cloud Build's RE2 accepts"),
     (GEN2, {}, f"{NS}:githubToken = (not set)"),
+    ({**GEN2, "region": "mars-north1"}, TOKEN, "buildTrigger.region = 'mars-north1': expected a GCP region"),
+    ({"githubRepository": "acme/site", "region": "europe-west1"}, {},
+     "buildTrigger.region = 'europe-west1': expected no region with generation 1"),
+    ({"githubRepository": "acme/site", "approvers": ["allUsers"]}, {},
+     "buildTrigger.approvers = [\"allUsers\"]: expected item 0 ('allUsers'): a named principal"),
+    ({"githubRepository": "acme/site", "approvers": ["ana@example.com"]}, {},
+     "expected item 0 ('ana@example.com'): an IAM member"),
+    ({"githubRepository": "acme/site", "approvers": ["user:ana@example.com"], "requireApproval": False}, {},
+     "expected no approvers while builds need no approval"),
 ])
 def test_bad_pipeline_config_is_refused(values: dict[str, Any], secrets: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as caught:
