@@ -78,6 +78,9 @@ if settings.gcp is not None:
             require_approval=settings.require_approval,
             services=services,
             github_token=settings.secrets.github_token,
+            fail_on_severity=settings.fail_on_severity,
+            promotion_source=(f"{settings.promotion.source_repository}/{image_name}"
+                              if settings.uses_promotion else None),
         ), gcp_opts)
         outputs["imagePipeline"] = pipeline_outputs(pipeline, project)
 

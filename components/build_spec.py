@@ -9,10 +9,15 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-# Pinned builder images (never `latest`): gcloud to find the last image, the Docker CLI to build.
+# Pinned builder images (never `latest`): gcloud to find the last image, the Docker CLI to build, and
+# the full SDK image for scans (the slim one lacks the local-extract component `images scan` runs).
 GCLOUD_IMAGE = "gcr.io/google.com/cloudsdktool/cloud-sdk:531.0.0-slim"
+SCAN_IMAGE = "gcr.io/google.com/cloudsdktool/cloud-sdk:531.0.0"
 DOCKER_IMAGE = "docker:27.5.1-cli"
 CACHE_FILE = "/workspace/cache-from"
+SCAN_FILE = "/workspace/scan"
+# Artifact Analysis severities, lowest first (the order of its EffectiveSeverity enum).
+SEVERITIES = ("MINIMAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 BUILT_INS = {"PROJECT_ID", "PROJECT_NUMBER", "LOCATION", "BUILD_ID", "COMMIT_SHA", "SHORT_SHA", "REVISION_ID",
              "REPO_NAME", "REPO_FULL_NAME", "BRANCH_NAME", "TAG_NAME", "TRIGGER_NAME", "TRIGGER_BUILD_CONFIG_PATH",
              "SERVICE_ACCOUNT_EMAIL", "SERVICE_ACCOUNT"}
@@ -54,20 +59,60 @@ def image_tags(mutable_tags: bool) -> list[str]:
     return [BUILD_TAG, "latest"] if mutable_tags else [BUILD_TAG]
 
 
-def build_spec(image: pulumi.Input[str], source_url: str, mutable_tags: bool,
-               app_dir: str = "app") -> gcp.cloudbuild.TriggerBuildArgsDict:
+def scan_location(region: str) -> str:
+    """On-Demand Scanning analyses in us, europe or asia: the one nearest the build's region."""
+    area = region.split("-")[0]
+    return {"europe": "europe", "asia": "asia", "australia": "asia"}.get(area, "us")
+
+
+def gate_script(image: str, fail_on: str, location: str, remote: bool) -> str:
+    """bash for the SDK image: scan IMAGE with On-Demand Scanning, list every finding in the build log,
+    fail on one at or above FAIL_ON. IMAGE is a shell word (quoted reference or "$$(cat FILE)")."""
+    blocking = "|".join(SEVERITIES[SEVERITIES.index(fail_on):])
+    where = "--remote " if remote else ""
+    listing = f'gcloud artifacts docker images list-vulnerabilities "$$(cat {SCAN_FILE})"'
+    return (
+        "set -euo pipefail\n"
+        f"gcloud artifacts docker images scan {image} {where}--location={location} "
+        f"--format='value(response.scan)' > {SCAN_FILE}\n"
+        f"{listing} --format='table(vulnerability.effectiveSeverity,vulnerability.cvssScore,noteName,"
+        "vulnerability.packageIssue[0].affectedPackage,vulnerability.packageIssue[0].affectedVersion.fullName,"
+        "vulnerability.packageIssue[0].fixedVersion.fullName)'\n"
+        f"{listing} --format='value(vulnerability.effectiveSeverity)' > {SCAN_FILE}.severities\n"
+        f"if grep -Exq '{blocking}' {SCAN_FILE}.severities; then\n"
+        f'  echo "Vulnerability gate: findings at or above {fail_on} (listed above); nothing is pushed." >&2\n'
+        "  exit 1\n"
+        "fi\n"
+    )
+
+
+# Cloud Build signs SLSA level 3 provenance for the images it pushes to Artifact Registry itself.
+PROVENANCE_OPTIONS: gcp.cloudbuild.TriggerBuildOptionsArgsDict = {
+    # A user-managed service account needs an explicit logging choice. (No substitution_option:
+    # triggered builds always substitute ALLOW_LOOSE, whatever the config says.)
+    "logging": "CLOUD_LOGGING_ONLY",
+    "requested_verify_option": "VERIFIED",
+}
+
+
+def build_spec(image: pulumi.Input[str], source_url: str, mutable_tags: bool, app_dir: str = "app",
+               fail_on_severity: str | None = None, region: str = "us-central1") -> gcp.cloudbuild.TriggerBuildArgsDict:
     tags = image_tags(mutable_tags)
+    steps: list[gcp.cloudbuild.TriggerBuildStepArgsDict] = [
+        {"id": "find-cache", "name": GCLOUD_IMAGE, "entrypoint": "bash", "args": ["-c", FIND_CACHE_SCRIPT]},
+        {"id": "build", "name": DOCKER_IMAGE, "entrypoint": "sh", "args": ["-c", build_script(app_dir, tags)],
+         "envs": [*BUILD_ENV], "wait_fors": ["find-cache"]},
+    ]
+    if fail_on_severity is not None:
+        # The image is still only in the build's Docker daemon: a failed gate means no push at all.
+        script = gate_script(f'"${{_IMAGE}}:{tags[0]}"', fail_on_severity, scan_location(region), remote=False)
+        steps.append({"id": "vulnerability-gate", "name": SCAN_IMAGE, "entrypoint": "bash", "args": ["-c", script],
+                      "wait_fors": ["build"]})
     return {
-        "steps": [
-            {"id": "find-cache", "name": GCLOUD_IMAGE, "entrypoint": "bash", "args": ["-c", FIND_CACHE_SCRIPT]},
-            {"id": "build", "name": DOCKER_IMAGE, "entrypoint": "sh", "args": ["-c", build_script(app_dir, tags)],
-             "envs": [*BUILD_ENV], "wait_fors": ["find-cache"]},
-        ],
-        # Listed images are pushed by Cloud Build itself, which records their provenance.
+        "steps": steps,
+        # Listed images are pushed by Cloud Build itself, after every step passed, with provenance.
         "images": [f"${{_IMAGE}}:{tag}" for tag in tags],
         "substitutions": {"_IMAGE": image, "_SOURCE": source_url},
-        # A user-managed service account needs an explicit logging choice. (No substitution_option:
-        # triggered builds always substitute ALLOW_LOOSE, whatever the config says.)
-        "options": {"logging": "CLOUD_LOGGING_ONLY"},
+        "options": PROVENANCE_OPTIONS,
         "timeout": "900s",
     }

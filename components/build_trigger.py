@@ -11,11 +11,23 @@ import pulumi_gcp as gcp
 
 from components.artifact_repository import ArtifactRepository
 from components.build_spec import build_spec
-from components.project_services import CLOUD_BUILD, IAM, RESOURCE_MANAGER, SECRET_MANAGER, ProjectServices
+from components.project_services import (
+    CLOUD_BUILD,
+    CONTAINER_ANALYSIS,
+    IAM,
+    ONDEMAND_SCANNING,
+    RESOURCE_MANAGER,
+    SECRET_MANAGER,
+    ProjectServices,
+)
+from components.promotion import promotion_spec
 from components.settings import BuildTriggerSettings
 
 LOG_WRITER = "roles/logging.logWriter"
 APPROVER = "roles/cloudbuild.builds.approver"
+# The only predefined role with ondemandscanning.scans.analyzePackages (the viewer role lacks it); its
+# extra permissions only reach scan operations.
+SCANNER = "roles/ondemandscanning.admin"
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 
 
@@ -31,10 +43,15 @@ class BuildTriggerArgs:
     services: ProjectServices
     github_token: pulumi.Output[str] | None = None
     app_dir: str = "app"
+    # Findings at or above this severity fail the build before anything is pushed; None: no gate.
+    fail_on_severity: str | None = None
+    # Promote this image (another stack's, same commit) by digest instead of building.
+    promotion_source: str | None = None
 
 
 class BuildTrigger(pulumi.ComponentResource):
-    """Exposes `trigger`, `location` and `manual_steps` (what a person must do once, if anything)."""
+    """Exposes `trigger`, `location`, `image`, `builder` (member) and `manual_steps` (what a person must
+    do once, if anything)."""
 
     def __init__(self, name: str, args: BuildTriggerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-sharing:pipeline:BuildTrigger", name, None, opts)
@@ -42,6 +59,8 @@ class BuildTrigger(pulumi.ComponentResource):
         assert s.github_repository is not None  # the trigger exists only when a repository is set
         owner, repo_name = s.github_repository.split("/")
         self._args = args
+        self.fail_on_severity, self.promotion_source = args.fail_on_severity, args.promotion_source
+        self.github_repository = s.github_repository
 
         account = gcp.serviceaccount.Account(
             "image-builder", project=args.project, account_id="image-builder",
@@ -55,13 +74,19 @@ class BuildTrigger(pulumi.ComponentResource):
             gcp.projects.IAMMember("image-builder-logs", project=args.project, role=LOG_WRITER, member=member,
                                    opts=self._opts(args.services.needs(RESOURCE_MANAGER))),
         ]
+        if args.fail_on_severity is not None:
+            # Scans are project-level operations: On-Demand Scanning has no narrower resource to grant on.
+            grants.append(gcp.projects.IAMMember(
+                "image-builder-scans", project=args.project, role=SCANNER, member=member,
+                opts=self._opts(args.services.needs(RESOURCE_MANAGER, ONDEMAND_SCANNING))))
+        self.builder = member
 
         github: gcp.cloudbuild.TriggerGithubArgsDict | None = None
         event: gcp.cloudbuild.TriggerRepositoryEventConfigArgsDict | None = None
         if s.generation == 1:
             self.location = "global"
             github = {"owner": owner, "name": repo_name, "push": {"branch": s.branch}}
-            self.manual_steps = [
+            self.manual_steps: list[pulumi.Input[str]] = [
                 f"Connect github.com/{s.github_repository} to Cloud Build once (the Cloud Build GitHub App): "
                 f"https://console.cloud.google.com/cloud-build/triggers;region=global/connect?project={args.project}"]
         else:
@@ -70,21 +95,32 @@ class BuildTrigger(pulumi.ComponentResource):
             event = {"repository": repository.id, "push": {"branch": s.branch}}
             self.manual_steps = []
 
-        image = args.repository.path.apply(lambda path: f"{path}/{args.image_name}")
+        self.image = image = args.repository.path.apply(lambda path: f"{path}/{args.image_name}")
+        if args.promotion_source is None:
+            build = build_spec(image, f"https://github.com/{s.github_repository}", args.mutable_tags, args.app_dir,
+                               args.fail_on_severity, args.region)
+            what = f"Rebuilds {args.image_name}"
+        else:
+            build = promotion_spec(image, args.promotion_source, args.fail_on_severity, args.region)
+            what = f"Copies {args.promotion_source} by digest"
+            self.manual_steps.append(pulumi.Output.concat(
+                "Let this stack's builder read the promoted images: add ", member,
+                f" to artifactRegistry.readers of the stack whose repository holds {args.promotion_source}."))
         self.trigger = gcp.cloudbuild.Trigger(
             "image-trigger",
             project=args.project,
             location=self.location,
             name=f"{args.image_name}-image",
-            description=f"Rebuilds {args.image_name} when {args.app_dir}/ changes on {s.branch} (managed by Pulumi)",
+            description=f"{what} when {args.app_dir}/ changes on {s.branch} (managed by Pulumi)",
             github=github,
             repository_event_config=event,
             included_files=[f"{args.app_dir}/**"],
             service_account=pulumi.Output.concat("projects/", args.project, "/serviceAccounts/", account.email),
             approval_config={"approval_required": args.require_approval},
-            build=build_spec(image, f"https://github.com/{s.github_repository}", args.mutable_tags, args.app_dir),
-            # The first build must not fail for a missing permission or API.
-            opts=self._opts([*args.services.needs(CLOUD_BUILD), *grants]),
+            build=build,
+            # The first build must not fail for a missing permission or API (provenance is stored by
+            # Artifact Analysis).
+            opts=self._opts([*args.services.needs(CLOUD_BUILD, CONTAINER_ANALYSIS), *grants]),
         )
         # Builds and triggers have no IAM policy of their own: Cloud Build checks
         # cloudbuild.builds.approve on the project, so the approver role is project-wide (it covers

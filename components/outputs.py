@@ -8,6 +8,7 @@ import pulumi
 
 from components.artifact_repository import ArtifactRepository
 from components.build_trigger import BuildTrigger
+from components.promotion import promotion_outputs
 from components.registry_vm import RegistryVm
 from components.sample_image import CONTAINER_PORT, SampleImage
 
@@ -76,8 +77,35 @@ def iap_tunnel(vm: RegistryVm, instance: str, project: str, port: int) -> str:
             f"--zone {vm.zone} --project {project}")
 
 
+SLSA_BUILDER_ID = "https://cloudbuild.googleapis.com/GoogleHostedWorker"
+
+
 def pipeline_outputs(pipeline: BuildTrigger, project: str) -> dict[str, Any]:
     history = pipeline.trigger.trigger_id.apply(
         lambda trigger_id: f"https://console.cloud.google.com/cloud-build/builds;region={pipeline.location}"
                            f"?project={project}&query=trigger_id%3D%22{trigger_id}%22")
-    return {"triggerId": pipeline.trigger.trigger_id, "buildHistory": history, "manualSteps": pipeline.manual_steps}
+    outputs: dict[str, Any] = {"triggerId": pipeline.trigger.trigger_id, "buildHistory": history,
+                               "manualSteps": pipeline.manual_steps,
+                               "vulnerabilityGate": pipeline.fail_on_severity or "off"}
+    source = pipeline.promotion_source
+    if source is not None:
+        outputs["promotion"] = promotion_outputs(source, pipeline.image)
+    outputs["provenance"] = provenance_commands(pipeline.image, source, pipeline.github_repository)
+    return outputs
+
+
+def provenance_commands(image: pulumi.Output[str], source: str | None, github_repository: str) -> dict[str, Any]:
+    """Paste in order: pick the newest image by digest, show its provenance, verify it. A promoted image
+    carries the provenance of the build that made it, stored with the source image (same digest)."""
+    def newest(path: str) -> str:
+        if source is None:
+            listing = "--format='value(format(\"{0}@{1}\",package,version))'"
+            return f"IMAGE=$(gcloud artifacts docker images list {path} --sort-by=~update_time --limit=1 {listing})"
+        return (f"IMAGE={source}@$(gcloud artifacts docker images list {path} --sort-by=~update_time --limit=1 "
+                "--format='value(version)')")
+    return {
+        "newestImage": image.apply(newest),
+        "show": 'gcloud artifacts docker images describe "$IMAGE" --show-provenance --format=json > provenance.json',
+        "verify": (f'slsa-verifier verify-image "$IMAGE" --provenance-path provenance.json '
+                   f"--source-uri github.com/{github_repository} --builder-id={SLSA_BUILDER_ID}"),
+    }

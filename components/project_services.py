@@ -20,6 +20,8 @@ SERVICE_USAGE = "serviceusage.googleapis.com"
 # with service-account credentials (reading any projects.Service needs both).
 BOOTSTRAP_APIS = (SERVICE_USAGE, RESOURCE_MANAGER)
 COMPUTE = "compute.googleapis.com"
+CONTAINER_ANALYSIS = "containeranalysis.googleapis.com"
+ONDEMAND_SCANNING = "ondemandscanning.googleapis.com"
 IAM = "iam.googleapis.com"
 SECRET_MANAGER = "secretmanager.googleapis.com"
 STORAGE = "storage.googleapis.com"
@@ -42,6 +44,9 @@ def apis_for(settings: Settings) -> tuple[str, ...]:
         apis |= {CLOUD_BUILD, IAM, RESOURCE_MANAGER}
         if settings.build_trigger.generation == 2:
             apis.add(SECRET_MANAGER)  # the GitHub token
+        apis.add(CONTAINER_ANALYSIS)  # where Cloud Build stores the images' provenance
+        if settings.fail_on_severity is not None:
+            apis.add(ONDEMAND_SCANNING)  # the vulnerability gate
     if settings.uses_registry_vm:
         # The VM, its service account and project log/metric grants, the secrets it fetches at boot.
         apis |= {COMPUTE, IAM, RESOURCE_MANAGER, SECRET_MANAGER}

@@ -110,6 +110,17 @@ class BuildTriggerSettings:
     approvers: tuple[str, ...] = setting(
         (), check=checks.each(checks.iam_member),
         doc="Members granted roles/cloudbuild.builds.approver (project-wide) to approve waiting builds.")
+    fail_on_severity: Literal["OFF", "LOW", "MEDIUM", "HIGH", "CRITICAL"] | None = setting(
+        None, doc="Scan each image before it is pushed (On-Demand Scanning) and fail the build on a finding "
+                  "at or above this severity. Unset: CRITICAL in production, OFF elsewhere.")
+
+
+@dataclass(frozen=True)
+class PromotionSettings:
+    source_repository: str | None = setting(
+        None, check=checks.matches(checks.DOCKER_REPOSITORY_PATH, "LOCATION-docker.pkg.dev/PROJECT/REPOSITORY"),
+        doc="Repository (dev's, LOCATION-docker.pkg.dev/PROJECT/REPOSITORY) whose image of each pushed commit "
+            "the trigger copies here by digest instead of building. Unset: this stack builds.")
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,7 @@ class Settings:
     artifact_registry: ArtifactRegistrySettings = setting(factory=ArtifactRegistrySettings, doc="")
     sample_image: SampleImageSettings = setting(factory=SampleImageSettings, doc="")
     build_trigger: BuildTriggerSettings = setting(factory=BuildTriggerSettings, doc="")
+    promotion: PromotionSettings = setting(factory=PromotionSettings, doc="")
     registry: RegistrySettings = setting(factory=RegistrySettings, doc="")
     registry_vm: RegistryVmSettings = setting(factory=RegistryVmSettings, doc="")
     budget: BudgetSettings = setting(factory=BudgetSettings, doc="")
@@ -203,6 +215,17 @@ class Settings:
     @property
     def uses_build_trigger(self) -> bool:
         return self.uses_artifact_registry and self.build_trigger.github_repository is not None
+
+    @property
+    def uses_promotion(self) -> bool:
+        return self.uses_build_trigger and self.promotion.source_repository is not None
+
+    @property
+    def fail_on_severity(self) -> str | None:
+        """The lowest severity that fails a build, or None when there is no vulnerability gate."""
+        explicit = self.build_trigger.fail_on_severity
+        severity = ("CRITICAL" if self.production else "OFF") if explicit is None else explicit
+        return None if severity == "OFF" else severity
 
     @property
     def uses_budget(self) -> bool:
@@ -322,6 +345,14 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
         problems.append(Problem(f"{ns}:buildTrigger.approvers", list(trigger.approvers),
                                 "no approvers while builds need no approval (buildTrigger.requireApproval "
                                 "is off): set it to true, or remove the approvers"))
+    source = s.promotion.source_repository
+    if source is not None and not s.uses_build_trigger:
+        problems.append(Problem(f"{ns}:promotion.sourceRepository", source,
+                                "promotion together with buildTrigger.githubRepository: each push to the branch "
+                                "promotes that commit's image"))
+    if source is not None and s.gcp and source.split("/")[1:] == [s.gcp.project, s.artifact_registry.repository_id]:
+        problems.append(Problem(f"{ns}:promotion.sourceRepository", source,
+                                "another stack's repository (this is the stack's own)"))
     if s.sample_image.docker_hub_user and sec.docker_hub_token is None:
         problems.append(Problem(f"{ns}:dockerHubToken", None,
                                 "a Docker Hub access token when sampleImage.dockerHubUser is set: "

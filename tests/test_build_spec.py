@@ -1,5 +1,7 @@
-"""The Cloud Build steps as Cloud Build and the shell will read them: every `$` is either a known
-substitution or escaped, and the scripts, once substituted, pass shellcheck."""
+"""The Cloud Build steps (build and promotion) as Cloud Build, the shell and gcloud will read them: every
+`$` is either a known substitution or escaped, the scripts, once substituted, pass shellcheck and do
+what they say when run against stand-ins for gcloud and crane, every gcloud command parses, and
+gcloud's own loader accepts each build config."""
 
 from __future__ import annotations
 
@@ -13,14 +15,24 @@ import pytest
 import yaml
 
 from components import build_spec as spec_module
-from components.build_spec import BUILT_INS, build_spec
+from components import promotion
+from components.build_spec import BUILT_INS, SEVERITIES, build_spec, gate_script
+from components.promotion import promotion_spec
 from tests.gcloud_sdk import load_build_config, parse_error, sdk_python
 from tests.peers import binary
 
 SUBSTITUTION = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 SAMPLE = {"_IMAGE": "asia-northeast3-docker.pkg.dev/p/images/hello-nginx", "_SOURCE": "https://github.com/a/b",
           "SHORT_SHA": "0123abc", "COMMIT_SHA": "0123abc" + "0" * 33,
-          "BUILD_ID": "5f1e2d3c-0000-4000-8000-000000000001"}
+          "BUILD_ID": "5f1e2d3c-0000-4000-8000-000000000001",
+          "_SOURCE_IMAGE": "asia-northeast3-docker.pkg.dev/p-dev/images/hello-nginx"}
+# Every shape the program generates: build or promotion, with and without the vulnerability gate.
+SPECS = {
+    "build": lambda: build_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE"], True),
+    "build-gated": lambda: build_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE"], False, "app", "HIGH", "asia-northeast3"),
+    "promotion": lambda: promotion_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE_IMAGE"], None, "asia-northeast3"),
+    "promotion-gated": lambda: promotion_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE_IMAGE"], "CRITICAL", "europe-west1"),
+}
 
 
 def substitutions_used(text: str) -> set[str]:
@@ -36,25 +48,48 @@ def cloud_build_substitute(text: str, **values: str) -> str:
     return "$".join(parts)
 
 
-@pytest.mark.parametrize("mutable", [True, False])
-def test_every_substitution_is_declared_or_built_in(mutable: bool) -> None:
-    spec = build_spec("IMAGE", "SOURCE", mutable)
+@pytest.mark.parametrize("kind", SPECS)
+def test_every_substitution_is_declared_or_built_in(kind: str) -> None:
+    spec = SPECS[kind]()
     declared = set(spec["substitutions"])
-    texts = [arg for step in spec["steps"] for arg in step.get("args", [])] + list(spec["images"])
+    texts = [arg for step in spec["steps"] for arg in step.get("args", [])] + list(spec.get("images", []))
     used = set().union(*(substitutions_used(t) for t in texts))
     assert used <= declared | BUILT_INS, used - declared - BUILT_INS
     assert declared <= used, "a declared substitution nobody uses"
 
 
-def test_no_substitution_option_triggered_builds_ignore_it() -> None:
+@pytest.mark.parametrize("kind", SPECS)
+def test_verified_provenance_and_no_substitution_option(kind: str) -> None:
     # Triggered builds always substitute ALLOW_LOOSE: a MUST_MATCH here would only mislead a reader.
-    assert build_spec("IMAGE", "SOURCE", False)["options"] == {"logging": "CLOUD_LOGGING_ONLY"}
+    assert SPECS[kind]()["options"] == {"logging": "CLOUD_LOGGING_ONLY", "requested_verify_option": "VERIFIED"}
 
 
-def test_shell_variables_are_escaped_for_cloud_build() -> None:
-    scripts = [step["args"][1] for step in build_spec("IMAGE", "SOURCE", True)["steps"]]
-    for script in scripts:
-        assert substitutions_used(script) <= set(SAMPLE), script
+@pytest.mark.parametrize("kind", SPECS)
+def test_shell_variables_are_escaped_for_cloud_build(kind: str) -> None:
+    for step in SPECS[kind]()["steps"]:
+        assert substitutions_used(step["args"][1]) <= set(SAMPLE), step["args"][1]
+
+
+def test_the_gate_runs_after_the_build_and_before_any_push() -> None:
+    plain, gated = build_spec("I", "S", False), build_spec("I", "S", False, "app", "HIGH", "europe-west4")
+    assert [s["id"] for s in plain["steps"]] == ["find-cache", "build"]
+    gate = gated["steps"][-1]
+    assert (gate["id"], gate["wait_fors"], gate["name"]) == ("vulnerability-gate", ["build"], spec_module.SCAN_IMAGE)
+    # Cloud Build pushes `images` only once every step passed: a failed gate pushes nothing.
+    assert gated["images"] == plain["images"]
+    script = cloud_build_substitute(gate["args"][1])
+    assert f'scan "{SAMPLE["_IMAGE"]}:{SAMPLE["SHORT_SHA"]}-{SAMPLE["BUILD_ID"]}" --location=europe ' in script
+    assert "--remote" not in script  # the image is only in the build's daemon
+
+
+def test_promotion_copies_and_never_builds() -> None:
+    spec = promotion_spec("I", "SRC", "CRITICAL", "asia-northeast3")
+    assert [s["id"] for s in spec["steps"]] == ["find-source", "vulnerability-gate", "copy"]
+    assert [s["wait_fors"] for s in spec["steps"][1:]] == [["find-source"], ["vulnerability-gate"]]
+    assert "images" not in spec and not [s for s in spec["steps"] if "docker" in s["name"]]
+    assert "--remote" in spec["steps"][1]["args"][1] and "--location=asia" in spec["steps"][1]["args"][1]
+    assert promotion_spec("I", "SRC", None, "us-east1")["steps"][1]["wait_fors"] == ["find-source"]
+    assert "@sha256:" in promotion.CRANE_IMAGE  # pinned by digest
 
 
 def test_substituted_script_reads_as_the_shell_sees_it() -> None:
@@ -97,15 +132,30 @@ def as_cloudbuild_yaml(value: Any, key: str = "") -> Any:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("mutable", [True, False])
-def test_gcloud_build_config_loader_accepts_the_build(tmp_path: Path, mutable: bool) -> None:
+@pytest.mark.parametrize("kind", SPECS)
+def test_gcloud_build_config_loader_accepts_the_build(tmp_path: Path, kind: str) -> None:
+    spec = SPECS[kind]()
     path = tmp_path / "cloudbuild.yaml"
-    path.write_text(yaml.safe_dump(as_cloudbuild_yaml(build_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE"], mutable))))
+    path.write_text(yaml.safe_dump(as_cloudbuild_yaml(spec)))
     build = load_build_config(path)
-    assert [s["id"] for s in build["steps"]] == ["find-cache", "build"]
-    assert build["steps"][1]["waitFor"] == ["find-cache"] and build["steps"][1]["env"] == ["DOCKER_BUILDKIT=1"]
-    assert build["options"] == {"logging": "CLOUD_LOGGING_ONLY"}
-    assert build["images"][0] == "${_IMAGE}:${SHORT_SHA}-${BUILD_ID}"
+    assert [s["id"] for s in build["steps"]] == [s["id"] for s in spec["steps"]]
+    assert [s.get("waitFor") for s in build["steps"]] == [s.get("wait_fors") for s in spec["steps"]]
+    assert build["options"] == {"logging": "CLOUD_LOGGING_ONLY", "requestedVerifyOption": "VERIFIED"}
+    if kind.startswith("build"):
+        assert build["steps"][1]["env"] == ["DOCKER_BUILDKIT=1"]
+        assert build["images"][0] == "${_IMAGE}:${SHORT_SHA}-${BUILD_ID}"
+    else:
+        assert "images" not in build
+
+
+@pytest.mark.integration
+def test_the_loader_check_can_fail(tmp_path: Path) -> None:
+    spec = as_cloudbuild_yaml(build_spec("I", "S", False))
+    spec["options"]["requested_verify_option"] = "VERIFY"
+    path = tmp_path / "cloudbuild.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(AssertionError, match=r"options\.requestedVerifyOption: unused"):
+        load_build_config(path)
 
 
 def gcloud_commands_in(script: str) -> list[list[str]]:
@@ -122,8 +172,9 @@ def gcloud_commands_in(script: str) -> list[list[str]]:
 
 
 @pytest.mark.integration
-def test_gcloud_parses_every_gcloud_command_of_the_steps() -> None:
-    spec = build_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE"], False)
+@pytest.mark.parametrize("kind", SPECS)
+def test_gcloud_parses_every_gcloud_command_of_the_steps(kind: str) -> None:
+    spec = SPECS[kind]()
     scripts = [cloud_build_substitute(step["args"][1]) for step in spec["steps"]]
     commands = [c for script in scripts for c in gcloud_commands_in(script)]
     assert len(commands) == sum(script.count("gcloud ") for script in scripts) > 0
@@ -163,10 +214,9 @@ def test_find_cache_sorts_by_a_field_gcloud_knows_and_prints_a_digest_reference(
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("mutable", [True, False])
-def test_step_scripts_pass_shellcheck(tmp_path: Path, mutable: bool) -> None:
-    spec = build_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE"], mutable)
-    for step in spec["steps"]:
+@pytest.mark.parametrize("kind", SPECS)
+def test_step_scripts_pass_shellcheck(tmp_path: Path, kind: str) -> None:
+    for step in SPECS[kind]()["steps"]:
         shell = "bash" if step.get("entrypoint") == "bash" else "sh"
         path = tmp_path / f"{step['id']}.sh"
         path.write_text(f"#!/bin/{shell}\n" + cloud_build_substitute(step["args"][1]))
@@ -180,3 +230,117 @@ def test_the_parser_check_can_fail() -> None:
     assert "--sort (did you mean '--sort-by'?)" in str(parse_error(
         ["gcloud", "artifacts", "docker", "images", "list", "IMAGE", "--sort", "update_time"]))
     assert parse_error(["gcloud", "artifacts", "docker", "images", "list", "IMAGE", "--sort-by=~update_time"]) is None
+
+
+def run_step(tmp_path: Path, script: str, shell: str, stand_ins: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Runs a substituted step script with its /workspace in tmp_path and stand-ins for the tools it
+    calls (small sh scripts that record their arguments)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in stand_ins.items():
+        tool = bin_dir / name
+        tool.write_text(f'#!/bin/sh\necho "{name} $*" >> {tmp_path}/calls\n{body}\n')
+        tool.chmod(0o755)
+    text = cloud_build_substitute(script).replace("/workspace/", f"{tmp_path}/")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    return subprocess.run([shell, "-c", text], capture_output=True, text=True, env=env, check=False, timeout=30)
+
+
+# A stand-in for gcloud's On-Demand Scanning commands, answering with the findings in $FINDINGS.
+FAKE_SCANNER = """case "$*" in
+  *"images scan"*) echo projects/p/locations/asia/scans/42 ;;
+  *"value(vulnerability.effectiveSeverity)"*) printf '%s\\n' $FINDINGS ;;
+  *list-vulnerabilities*) echo "SEVERITY  (the findings table)" ;;
+esac"""
+
+
+@pytest.mark.parametrize(("fail_on", "findings", "passes"), [
+    ("CRITICAL", "LOW HIGH", True),
+    ("CRITICAL", "LOW CRITICAL", False),
+    ("HIGH", "MEDIUM HIGH", False),
+    ("HIGH", "", True),
+    ("MEDIUM", "LOW MINIMAL", True),
+    ("LOW", "LOW", False),
+])
+def test_the_gate_fails_at_or_above_its_severity(tmp_path: Path, fail_on: str, findings: str, passes: bool) -> None:
+    script = gate_script('"${_IMAGE}:x"', fail_on, "asia", remote=False)
+    done = run_step(tmp_path, script, "bash", {"gcloud": f"FINDINGS='{findings}'\n{FAKE_SCANNER}"})
+    assert (done.returncode == 0) is passes, done.stderr
+    assert "the findings table" in done.stdout  # the findings are in the build log either way
+    calls = (tmp_path / "calls").read_text()
+    assert "list-vulnerabilities projects/p/locations/asia/scans/42" in calls
+    if not passes:
+        assert f"at or above {fail_on}" in done.stderr
+
+
+def test_find_source_fails_clearly_when_the_commit_has_no_image(tmp_path: Path) -> None:
+    done = run_step(tmp_path, promotion.FIND_SOURCE_SCRIPT, "bash", {"gcloud": "true"})
+    assert done.returncode == 1 and f"No image of commit {SAMPLE['SHORT_SHA']}" in done.stderr
+
+
+def test_copy_passes_only_when_the_digest_arrived_unchanged(tmp_path: Path) -> None:
+    digest = "sha256:" + "ab" * 32
+    found = run_step(tmp_path, promotion.FIND_SOURCE_SCRIPT, "bash",
+                     {"gcloud": f'echo "{SAMPLE["_SOURCE_IMAGE"]}@{digest}"'})
+    assert found.returncode == 0, found.stderr
+    target = f'{SAMPLE["_IMAGE"]}:{SAMPLE["SHORT_SHA"]}-{SAMPLE["BUILD_ID"]}'
+    same = run_step(tmp_path, promotion.COPY_SCRIPT, "sh", {"crane": f'[ "$1" = digest ] && echo {digest}; true'})
+    assert same.returncode == 0, same.stderr
+    assert f"crane copy {SAMPLE['_SOURCE_IMAGE']}@{digest} {target}" in (tmp_path / "calls").read_text()
+    assert f"source digest: {digest}" in same.stdout and f"target digest: {digest}" in same.stdout
+    other = run_step(tmp_path, promotion.COPY_SCRIPT, "sh", {"crane": '[ "$1" = digest ] && echo sha256:00; true'})
+    assert other.returncode != 0
+
+
+SEVERITY_ENUM = """
+from googlecloudsdk.generated_clients.apis.ondemandscanning.v1 import ondemandscanning_v1_messages as m
+enum = m.VulnerabilityOccurrence.EffectiveSeverityValueValuesEnum
+result = [v.name for v in sorted(enum, key=lambda v: v.number) if v.name != "SEVERITY_UNSPECIFIED"]
+"""
+
+FIELD_PATHS = """
+from googlecloudsdk.generated_clients.apis.ondemandscanning.v1 import ondemandscanning_v1_messages as m
+def resolve(cls, path):
+    for name in path.split("."):
+        field = cls.field_by_name(name.split("[")[0])
+        cls = getattr(field, "message_type", None)
+    return True
+result = {}
+for path in payload:
+    try:
+        result[path] = resolve(m.Occurrence, path)
+    except KeyError as missing:
+        result[path] = str(missing)
+"""
+
+
+@pytest.mark.integration
+def test_severities_are_artifact_analysis_own_in_its_order() -> None:
+    assert tuple(sdk_python(SEVERITY_ENUM, None)) == SEVERITIES
+
+
+@pytest.mark.integration
+def test_every_field_the_gate_prints_exists_in_the_findings() -> None:
+    script = gate_script('"${_IMAGE}:x"', "HIGH", "asia", remote=False)
+    formats = re.findall(r"--format='(?:table|value)\((.*?)\)'\n", script)
+    paths = [p for f in formats for p in f.split(",") if p.startswith(("vulnerability", "noteName"))]
+    assert len(paths) >= 5
+    resolved = sdk_python(FIELD_PATHS, [*paths, "vulnerability.severityy"])
+    assert resolved.pop("vulnerability.severityy") is not True  # the check can fail
+    assert resolved == dict.fromkeys(paths, True)
+
+
+FILTER = """
+from googlecloudsdk.core.resource import resource_filter
+expression = resource_filter.Compile(payload["filter"])
+result = [expression.Evaluate({"tags": tags}) for tags in payload["cases"]]
+"""
+
+
+@pytest.mark.integration
+def test_find_source_picks_only_images_of_this_commit() -> None:
+    command = shlex.split(cloud_build_substitute(promotion.FIND_SOURCE_COMMAND))
+    expression = next(a.split("=", 1)[1] for a in command if a.startswith("--filter="))
+    sha = SAMPLE["SHORT_SHA"]
+    cases = [[f"{sha}-build-1"], ["latest", f"{sha}-build-2"], ["0123abd-build-1"], [f"x{sha}-y"], [sha], []]
+    assert sdk_python(FILTER, {"filter": expression, "cases": cases}) == [True, True, False, False, False, False]

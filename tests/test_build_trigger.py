@@ -4,12 +4,14 @@ that make the first build's permissions exist before the trigger."""
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import pytest
 
 from components.build_spec import DOCKER_IMAGE, GCLOUD_IMAGE
 from components.config_schema import SettingsError
+from tests.gcloud_sdk import parse_error
 from tests.harness import StackRun, is_secret, registered_by_last_failure, run_stack, unwrap
 
 NS = "image-sharing"
@@ -187,9 +189,108 @@ def test_outputs(gen1: StackRun) -> None:
      "expected item 0 ('ana@example.com'): an IAM member"),
     ({"githubRepository": "acme/site", "approvers": ["user:ana@example.com"], "requireApproval": False}, {},
      "expected no approvers while builds need no approval"),
+    ({"githubRepository": "acme/site", "failOnSeverity": "SEVERE"}, {},
+     'buildTrigger.failOnSeverity = \'SEVERE\': expected one of "OFF", "LOW"'),
 ])
 def test_bad_pipeline_config_is_refused(values: dict[str, Any], secrets: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as caught:
         run_stack("dev", overrides={f"{NS}:buildTrigger": values}, secrets=secrets)
+    assert message in str(caught.value)
+    assert registered_by_last_failure() == []
+
+
+SCANS = "gcp:projects/iAMMember:IAMMember:image-builder-scans"
+DEV_REPOSITORY = "asia-northeast3-docker.pkg.dev/image-sharing-dev/images"
+
+
+@pytest.fixture(scope="module")
+def promoting() -> StackRun:
+    return run_stack("prod", overrides={f"{NS}:buildTrigger": {"githubRepository": "acme/site"},
+                                        f"{NS}:promotion": {"sourceRepository": DEV_REPOSITORY}})
+
+
+def test_production_gates_on_critical_findings_by_default(gen1_prod: StackRun) -> None:
+    build = gen1_prod.one(TRIGGER).inputs["build"]
+    assert build["options"]["requestedVerifyOption"] == "VERIFIED"
+    gate = build["steps"][-1]
+    assert gate["id"] == "vulnerability-gate" and "grep -Exq 'CRITICAL'" in gate["args"][1]
+    scans = gen1_prod.one("gcp:projects/iAMMember:IAMMember", "image-builder-scans").inputs
+    assert (scans["role"], scans["member"]) == ("roles/ondemandscanning.admin", BUILDER.format(stack="prod"))
+    assert {"ondemandscanning.googleapis.com", "containeranalysis.googleapis.com"} <= set(
+        gen1_prod.outputs["enabledApis"])
+    assert {SCANS, "gcp:projects/service:Service:containeranalysis"} <= gen1_prod.deps_of(gen1_prod.one(TRIGGER))
+    assert gen1_prod.outputs["imagePipeline"]["vulnerabilityGate"] == "CRITICAL"
+
+
+def test_dev_has_provenance_but_no_gate_unless_asked(gen1: StackRun) -> None:
+    build = gen1.one(TRIGGER).inputs["build"]
+    assert build["options"]["requestedVerifyOption"] == "VERIFIED"
+    assert [s["id"] for s in build["steps"]] == ["find-cache", "build"]
+    assert not [r for r in gen1.resources if r.name == "image-builder-scans"]
+    assert "ondemandscanning.googleapis.com" not in gen1.outputs["enabledApis"]
+    assert "containeranalysis.googleapis.com" in gen1.outputs["enabledApis"]
+    gated = with_trigger("dev", failOnSeverity="HIGH")
+    assert "grep -Exq 'HIGH|CRITICAL'" in gated.one(TRIGGER).inputs["build"]["steps"][-1]["args"][1]
+    off = with_trigger("prod", failOnSeverity="OFF")
+    assert [s["id"] for s in off.one(TRIGGER).inputs["build"]["steps"]] == ["find-cache", "build"]
+
+
+def test_provenance_commands(gen1: StackRun) -> None:
+    provenance = gen1.outputs["imagePipeline"]["provenance"]
+    image = "asia-northeast3-docker.pkg.dev/image-sharing-dev/images/hello-nginx"
+    assert provenance["newestImage"].startswith(f"IMAGE=$(gcloud artifacts docker images list {image} ")
+    assert provenance["show"] == ('gcloud artifacts docker images describe "$IMAGE" --show-provenance '
+                                  "--format=json > provenance.json")
+    assert provenance["verify"] == ('slsa-verifier verify-image "$IMAGE" --provenance-path provenance.json '
+                                    "--source-uri github.com/acme/site "
+                                    "--builder-id=https://cloudbuild.googleapis.com/GoogleHostedWorker")
+
+
+def test_prod_promotes_dev_images_by_digest(promoting: StackRun) -> None:
+    trigger = promoting.one(TRIGGER).inputs
+    build = trigger["build"]
+    assert [s["id"] for s in build["steps"]] == ["find-source", "vulnerability-gate", "copy"]
+    assert "images" not in build and build["options"]["requestedVerifyOption"] == "VERIFIED"
+    assert build["substitutions"] == {"_IMAGE": "asia-northeast3-docker.pkg.dev/image-sharing-prod/images/hello-nginx",
+                                      "_SOURCE_IMAGE": f"{DEV_REPOSITORY}/hello-nginx"}
+    assert trigger["approvalConfig"] == {"approvalRequired": True}
+    assert trigger["description"].startswith(f"Copies {DEV_REPOSITORY}/hello-nginx by digest")
+    out = promoting.outputs["imagePipeline"]
+    assert out["promotion"]["sourceDigests"].startswith(
+        f"gcloud artifacts docker images list {DEV_REPOSITORY}/hello-nginx --include-tags")
+    assert out["promotion"]["promotedDigests"].startswith(
+        "gcloud artifacts docker images list asia-northeast3-docker.pkg.dev/image-sharing-prod/images/hello-nginx")
+    # The provenance of a promoted digest is the source build's.
+    assert out["provenance"]["newestImage"].startswith(f"IMAGE={DEV_REPOSITORY}/hello-nginx@$(gcloud ")
+    assert any(BUILDER.format(stack="prod") in step and "artifactRegistry.readers" in step
+               for step in out["manualSteps"])
+
+
+@pytest.mark.integration
+def test_every_gcloud_command_of_the_pipeline_outputs_parses(gen1: StackRun, promoting: StackRun) -> None:
+    commands = []
+    for run in (gen1, promoting):
+        out = run.outputs["imagePipeline"]
+        inner = out["provenance"]["newestImage"].split("$(", 1)[1].rstrip(")")
+        commands += [inner, out["provenance"]["show"].replace('"$IMAGE"', "IMAGE").split(" > ")[0]]
+    commands += [promoting.outputs["imagePipeline"]["promotion"][k] for k in ("sourceDigests", "promotedDigests")]
+    for command in commands:
+        assert parse_error(shlex.split(command)) is None, command
+
+
+@pytest.mark.parametrize(("trigger", "source", "message"), [
+    (None, DEV_REPOSITORY, "promotion.sourceRepository = 'asia-northeast3-docker.pkg.dev/image-sharing-dev/images': "
+                           "expected promotion together with buildTrigger.githubRepository"),
+    ({"githubRepository": "acme/site"}, "asia-northeast3-docker.pkg.dev/image-sharing-prod/images",
+     "expected another stack's repository (this is the stack's own)"),
+    ({"githubRepository": "acme/site"}, f"{DEV_REPOSITORY}/hello-nginx",
+     "expected LOCATION-docker.pkg.dev/PROJECT/REPOSITORY"),
+])
+def test_bad_promotion_config_is_refused(trigger: dict[str, Any] | None, source: str, message: str) -> None:
+    overrides: dict[str, Any] = {f"{NS}:promotion": {"sourceRepository": source}}
+    if trigger:
+        overrides[f"{NS}:buildTrigger"] = trigger
+    with pytest.raises(SettingsError) as caught:
+        run_stack("prod", overrides=overrides)
     assert message in str(caught.value)
     assert registered_by_last_failure() == []

@@ -1,0 +1,83 @@
+"""Promotion by digest: instead of rebuilding, a stack's trigger copies the image another stack (dev)
+built from the same commit, byte for byte, into its own repository, behind the approval the trigger
+already requires. Pure build data and output wording; the trigger itself is `BuildTrigger`'s.
+
+Why a copy and not a rebuild: what dev tested and scanned is exactly what prod serves (same digest),
+and its provenance (signed by Cloud Build when dev built it) describes those bytes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.build_spec import BUILD_TAG, GCLOUD_IMAGE, PROVENANCE_OPTIONS, SCAN_IMAGE, gate_script, scan_location
+
+# crane's debug variant has a shell (busybox) to read the digest the lookup step wrote; pinned by digest.
+CRANE_IMAGE = ("gcr.io/go-containerregistry/crane/debug:v0.22.1"
+               "@sha256:e78770b31258a3846f878036d9c1f63fbe4c871f9f56990bf77fd95c013e3c1b")
+SOURCE_FILE = "/workspace/source"
+
+# The newest image the source stack built from this commit (its tags are `${SHORT_SHA}-${BUILD_ID}`).
+FIND_SOURCE_COMMAND = ('gcloud artifacts docker images list "${_SOURCE_IMAGE}" --include-tags '
+                       '--filter="tags:${SHORT_SHA}-*" --sort-by=~update_time --limit=1 '
+                       "--format='value(format(\"{0}@{1}\",package,version))'")
+FIND_SOURCE_SCRIPT = (
+    "set -euo pipefail\n"
+    f"{FIND_SOURCE_COMMAND} > {SOURCE_FILE}\n"
+    f"if [ ! -s {SOURCE_FILE} ]; then\n"
+    '  echo "No image of commit $SHORT_SHA in ${_SOURCE_IMAGE} yet: approve (or retry) once its build has '
+    'pushed." >&2\n'
+    "  exit 1\n"
+    "fi\n"
+    f'echo "Promoting $$(cat {SOURCE_FILE})"\n'
+)
+# Copies manifest and blobs unchanged, then proves the digest arrived unchanged.
+COPY_SCRIPT = (
+    "set -eu\n"
+    f'source="$$(cat {SOURCE_FILE})"\n'
+    f'target="${{_IMAGE}}:{BUILD_TAG}"\n'
+    'crane copy "$$source" "$$target"\n'
+    'copied="$$(crane digest "$$target")"\n'
+    'echo "source digest: $${source#*@}"\n'
+    'echo "target digest: $$copied ($$target)"\n'
+    '[ "$$copied" = "$${source#*@}" ]\n'
+)
+
+
+def promotion_spec(image: pulumi.Input[str], source_image: str, fail_on_severity: str | None,
+                   region: str) -> gcp.cloudbuild.TriggerBuildArgsDict:
+    steps: list[gcp.cloudbuild.TriggerBuildStepArgsDict] = [
+        {"id": "find-source", "name": GCLOUD_IMAGE, "entrypoint": "bash", "args": ["-c", FIND_SOURCE_SCRIPT]},
+    ]
+    before_copy = "find-source"
+    if fail_on_severity is not None:
+        # Scanned where it lies (--remote): this stack's threshold applies even if the source had none.
+        script = gate_script(f'"$$(cat {SOURCE_FILE})"', fail_on_severity, scan_location(region), remote=True)
+        steps.append({"id": "vulnerability-gate", "name": SCAN_IMAGE, "entrypoint": "bash", "args": ["-c", script],
+                      "wait_fors": ["find-source"]})
+        before_copy = "vulnerability-gate"
+    steps.append({"id": "copy", "name": CRANE_IMAGE, "entrypoint": "/busybox/sh", "args": ["-c", COPY_SCRIPT],
+                  "wait_fors": [before_copy]})
+    return {
+        "steps": steps,
+        "substitutions": {"_IMAGE": image, "_SOURCE_IMAGE": source_image},
+        "options": PROVENANCE_OPTIONS,
+        "timeout": "900s",
+    }
+
+
+def digests_command(image: str) -> str:
+    """Digests with their `${SHORT_SHA}-${BUILD_ID}` tags, newest first: run it on both repositories."""
+    return (f"gcloud artifacts docker images list {image} --include-tags --sort-by=~update_time --limit=5 "
+            "--format='table(version,tags.list(),update_time)'")
+
+
+def promotion_outputs(source_image: str, image: pulumi.Output[str]) -> dict[str, Any]:
+    return {
+        "sourceImage": source_image,
+        "image": image,
+        "sourceDigests": digests_command(source_image),
+        "promotedDigests": image.apply(digests_command),
+    }
