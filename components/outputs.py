@@ -105,7 +105,8 @@ def provenance_commands(image: pulumi.Output[str], source: str | None, github_re
                 "--format='value(version)')")
     return {
         "newestImage": image.apply(newest),
-        "show": 'gcloud artifacts docker images describe "$IMAGE" --show-provenance --format=json > provenance.json',
+        "show": ('gcloud artifacts docker images describe "$IMAGE" --show-provenance --format=json '
+                 "| tee provenance.json"),
         "verify": (f'slsa-verifier verify-image "$IMAGE" --provenance-path provenance.json '
                    f"--source-uri github.com/{github_repository} --builder-id={SLSA_BUILDER_ID}"),
     }

@@ -1,5 +1,5 @@
-"""The installed Google Cloud SDK as an offline peer: its argument parser (a command gcloud refuses to
-parse exits 2 before any network call) and its own libraries, run in its bundled Python."""
+"""The installed Google Cloud SDK's own libraries as offline peers, run in its bundled Python (its
+argument parser is tests/gcloud_cli.py's)."""
 
 from __future__ import annotations
 
@@ -21,16 +21,6 @@ def sdk_root() -> Path:
 def _env(config_dir: str) -> dict[str, str]:
     return {**os.environ, "CLOUDSDK_CONFIG": config_dir, "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
             "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "1", "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "1"}
-
-
-def parse_error(argv: list[str]) -> str | None:
-    """None when gcloud's parser accepts `gcloud ARGV...` (it then fails later for want of an account),
-    else gcloud's own error message."""
-    assert argv[0] == "gcloud", argv
-    with tempfile.TemporaryDirectory() as config_dir:
-        done = subprocess.run([binary("gcloud"), *argv[1:]], env=_env(config_dir), capture_output=True,
-                              text=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
-    return done.stderr.strip() if done.returncode == 2 else None
 
 
 def sdk_python(code: str, payload: Any) -> Any:
