@@ -3,6 +3,7 @@ code, and every command they show accepted by the tool that runs it."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 from pathlib import Path
@@ -125,7 +126,10 @@ def _commands(text: str, program: str) -> list[str]:
         for line in block.replace("\\\n", " ").splitlines():
             if not line.lstrip().startswith(program + " "):
                 continue
-            words = shlex.split(re.sub(r"\$\([^)]*\)", "value", line), comments=True)
+            # The command ends at the first pipe or redirection (`| tee provenance.json`).
+            lexer = shlex.shlex(re.sub(r"\$\([^)]*\)", "value", line), posix=True, punctuation_chars="|&;<>")
+            lexer.whitespace_split = True
+            words = list(itertools.takewhile(lambda word: not set(word) <= set("|&;<>"), lexer))
             found.append(shlex.join(words))
     return found
 
