@@ -207,7 +207,8 @@ def test_deployers_hold_the_derived_roles_on_their_own_project_only(bootstrap: S
         conditions = {g["role"]: g["condition"]["expression"] for g in grants if "condition" in g}
         assert conditions == {
             roles.PROJECT_IAM: "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', [])"
-                               ".hasOnly(['roles/logging.logWriter', 'roles/monitoring.metricWriter'])",
+                               ".hasOnly(['roles/logging.logWriter', 'roles/monitoring.metricWriter', "
+                               "'roles/cloudbuild.builds.approver', 'roles/ondemandscanning.admin'])",
             roles.STORAGE_ADMIN: f"!resource.name.startsWith('projects/_/buckets/{HOST}-pulumi-state')",
         }
     assert bootstrap.outputs["deployRoles"] == list(roles.deploy_roles())

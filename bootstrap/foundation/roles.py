@@ -49,7 +49,9 @@ NOT_GCP_PREFIXES = ("docker:", "random:", "pulumi:providers:")
 # Every stack needs these whatever it creates: the provider reads the project (get_project, API state).
 BASE_DEPLOY_ROLES = ("roles/browser",)
 # The only roles the main program grants at project level; the deployer may grant nothing else there.
-GRANTABLE_PROJECT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
+GRANTABLE_PROJECT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter",
+                           # buildTrigger.approvers; the builder's vulnerability gate (On-Demand Scanning)
+                           "roles/cloudbuild.builds.approver", "roles/ondemandscanning.admin")
 # `pulumi preview` without --refresh reads the state and the project, and changes nothing.
 PREVIEW_ROLES = ("roles/viewer",)
 
