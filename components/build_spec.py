@@ -86,13 +86,12 @@ def gate_script(image: str, fail_on: str, location: str, remote: bool) -> str:
     )
 
 
+# A user-managed service account needs an explicit logging choice. (No substitution_option: triggered
+# builds always substitute ALLOW_LOOSE, whatever the config says.)
+LOGGING_OPTIONS: gcp.cloudbuild.TriggerBuildOptionsArgsDict = {"logging": "CLOUD_LOGGING_ONLY"}
 # Cloud Build signs SLSA level 3 provenance for the images it pushes to Artifact Registry itself.
 PROVENANCE_OPTIONS: gcp.cloudbuild.TriggerBuildOptionsArgsDict = {
-    # A user-managed service account needs an explicit logging choice. (No substitution_option:
-    # triggered builds always substitute ALLOW_LOOSE, whatever the config says.)
-    "logging": "CLOUD_LOGGING_ONLY",
-    "requested_verify_option": "VERIFIED",
-}
+    **LOGGING_OPTIONS, "requested_verify_option": "VERIFIED"}
 
 
 def build_spec(image: pulumi.Input[str], source_url: str, mutable_tags: bool, app_dir: str = "app",

@@ -1,6 +1,7 @@
 """The image pipeline: a Cloud Build trigger that rebuilds and pushes the sample image on every push to
-GitHub that touches app/, running as a dedicated service account that can push to one repository and
-write build logs, nothing more."""
+GitHub that touches app/ (or, with promotion, copies the image another stack built from that commit),
+running as a dedicated service account that can push to one repository, write build logs and, with the
+vulnerability gate, scan, nothing more."""
 
 from __future__ import annotations
 
@@ -50,8 +51,7 @@ class BuildTriggerArgs:
 
 
 class BuildTrigger(pulumi.ComponentResource):
-    """Exposes `trigger`, `location`, `image`, `builder` (member) and `manual_steps` (what a person must
-    do once, if anything)."""
+    """Exposes `trigger`, `location`, `image` and `manual_steps` (what a person must do once, if anything)."""
 
     def __init__(self, name: str, args: BuildTriggerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-sharing:pipeline:BuildTrigger", name, None, opts)
@@ -79,7 +79,6 @@ class BuildTrigger(pulumi.ComponentResource):
             grants.append(gcp.projects.IAMMember(
                 "image-builder-scans", project=args.project, role=SCANNER, member=member,
                 opts=self._opts(args.services.needs(RESOURCE_MANAGER, ONDEMAND_SCANNING))))
-        self.builder = member
 
         github: gcp.cloudbuild.TriggerGithubArgsDict | None = None
         event: gcp.cloudbuild.TriggerRepositoryEventConfigArgsDict | None = None

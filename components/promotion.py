@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from components.build_spec import BUILD_TAG, GCLOUD_IMAGE, PROVENANCE_OPTIONS, SCAN_IMAGE, gate_script, scan_location
+from components.build_spec import BUILD_TAG, GCLOUD_IMAGE, LOGGING_OPTIONS, SCAN_IMAGE, gate_script, scan_location
 
 # crane's debug variant has a shell (busybox) to read the digest the lookup step wrote; pinned by digest.
 CRANE_IMAGE = ("gcr.io/go-containerregistry/crane/debug:v0.22.1"
@@ -63,7 +63,9 @@ def promotion_spec(image: pulumi.Input[str], source_image: str, fail_on_severity
     return {
         "steps": steps,
         "substitutions": {"_IMAGE": image, "_SOURCE_IMAGE": source_image},
-        "options": PROVENANCE_OPTIONS,
+        # Nothing here is pushed by Cloud Build itself (crane copies), so there is no provenance to request:
+        # the copied digest's provenance is the source build's.
+        "options": LOGGING_OPTIONS,
         "timeout": "900s",
     }
 

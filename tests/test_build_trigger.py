@@ -249,7 +249,7 @@ def test_prod_promotes_dev_images_by_digest(promoting: StackRun) -> None:
     trigger = promoting.one(TRIGGER).inputs
     build = trigger["build"]
     assert [s["id"] for s in build["steps"]] == ["find-source", "vulnerability-gate", "copy"]
-    assert "images" not in build and build["options"]["requestedVerifyOption"] == "VERIFIED"
+    assert "images" not in build and build["options"] == {"logging": "CLOUD_LOGGING_ONLY"}
     assert build["substitutions"] == {"_IMAGE": "asia-northeast3-docker.pkg.dev/image-sharing-prod/images/hello-nginx",
                                       "_SOURCE_IMAGE": f"{DEV_REPOSITORY}/hello-nginx"}
     assert trigger["approvalConfig"] == {"approvalRequired": True}
