@@ -341,5 +341,8 @@ def test_find_source_picks_only_images_of_this_commit() -> None:
     command = shlex.split(cloud_build_substitute(promotion.FIND_SOURCE_COMMAND))
     expression = next(a.split("=", 1)[1] for a in command if a.startswith("--filter="))
     sha = SAMPLE["SHORT_SHA"]
-    cases = [[f"{sha}-build-1"], ["latest", f"{sha}-build-2"], ["0123abd-build-1"], [f"x{sha}-y"], [sha], []]
+    # The tags the source stack's builds push (spec_module.BUILD_TAG), this commit's and another's.
+    built = [cloud_build_substitute(spec_module.BUILD_TAG, BUILD_ID=f"build-{n}") for n in (1, 2)]
+    other = cloud_build_substitute(spec_module.BUILD_TAG, SHORT_SHA="0123abd")
+    cases = [[built[0]], ["latest", built[1]], [other], [f"x{sha}-y"], [sha], []]
     assert sdk_python(FILTER, {"filter": expression, "cases": cases}) == [True, True, False, False, False, False]
