@@ -9,8 +9,12 @@ metadata="${METADATA_URL:-http://metadata.google.internal/computeMetadata/v1}"
 api="${SECRET_MANAGER_URL:-https://secretmanager.googleapis.com/v1}"
 project="$1"
 shift
+# Bounded attempts, retried on refused connections too: at boot the network may come up a moment
+# after the unit starts, and a hung request must not hold the registry back.
+curl_opts=(-sSf --connect-timeout 5 --max-time "${FETCH_MAX_TIME:-20}" --retry 5 --retry-delay 1
+  --retry-connrefused)
 
-token="$(curl -sSf --retry 5 -H 'Metadata-Flavor: Google' \
+token="$(curl "${curl_opts[@]}" -H 'Metadata-Flavor: Google' \
   "${metadata}/instance/service-accounts/default/token" |
   sed -nE 's/.*"access_token" *: *"([^"]+)".*/\1/p')"
 if [ -z "${token}" ]; then
@@ -23,7 +27,7 @@ for pair in "$@"; do
   name="${pair%%=*}"
   dest="${pair#*=}"
   mkdir -p "$(dirname "${dest}")"
-  data="$(curl -sSf --retry 5 -H "Authorization: Bearer ${token}" \
+  data="$(curl "${curl_opts[@]}" -H "Authorization: Bearer ${token}" \
     "${api}/projects/${project}/secrets/${name}/versions/latest:access" |
     sed -nE 's/.*"data" *: *"([^"]+)".*/\1/p')"
   if [ -z "${data}" ]; then

@@ -12,9 +12,9 @@ import pulumi_docker as docker
 from components.registry_config import (
     CONFIG_PATH,
     DATA_PATH,
-    DEBUG_PORT,
     HTPASSWD_PATH,
     FilesystemStorage,
+    debug_port,
     registry_config,
     render_yaml,
 )
@@ -54,7 +54,7 @@ class LocalRegistry(pulumi.ComponentResource):
             ],
             # `pulumi up` returns (and the sample image is pushed) only once the registry answers.
             healthcheck={
-                "tests": ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{DEBUG_PORT}/debug/health"],
+                "tests": ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{debug_port(args.registry)}/debug/health"],
                 "interval": "5s", "timeout": "3s", "retries": 5, "start_period": "2s",
             },
             wait=True,

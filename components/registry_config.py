@@ -21,7 +21,7 @@ AUTH_DIR = "/auth"
 HTPASSWD_PATH = f"{AUTH_DIR}/htpasswd"
 TLS_CERT_PATH = f"{AUTH_DIR}/tls.crt"
 TLS_KEY_PATH = f"{AUTH_DIR}/tls.key"
-DEBUG_PORT = 5001
+DEFAULT_DEBUG_PORT = 5001
 # Multiple of 256 KiB, as the gcs driver requires.
 GCS_CHUNK_SIZE = 20 * 262_144
 
@@ -33,6 +33,8 @@ VM_DATA_MOUNT = "/mnt/disks/registry"
 DATA_DISK_DEVICE = "registry-data"
 UNIT_NAME = "registry.service"
 FETCH_SECRETS_SCRIPT = Path(__file__).with_name("fetch-secrets.sh")
+MOUNT_DATA_DISK_SCRIPT = Path(__file__).with_name("mount-data-disk.sh")
+DATA_DISK_PATH = f"/dev/disk/by-id/google-{DATA_DISK_DEVICE}"
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,16 @@ class GcsStorage:
 Storage = FilesystemStorage | GcsStorage
 
 
+def debug_port(registry: RegistrySettings) -> int:
+    """The debug listener's port, never the registry's own (both bind inside one container)."""
+    return DEFAULT_DEBUG_PORT if registry.port != DEFAULT_DEBUG_PORT else DEFAULT_DEBUG_PORT + 1
+
+
 def registry_config(registry: RegistrySettings, storage: Storage, *, http_secret: str | None,
-                    tls: bool = False, listen_host: str = "") -> dict[str, Any]:
+                    tls: bool = False, listen_host: str = "", debug_host: str = "127.0.0.1") -> dict[str, Any]:
     """The registry's configuration. `http_secret=None` leaves it to REGISTRY_HTTP_SECRET (the VM
-    fetches it from Secret Manager at start, so it never sits in instance metadata)."""
+    fetches it from Secret Manager at start, so it never sits in instance metadata). `debug_host=""`
+    listens on every interface of the container: the VM publishes that port on its own loopback."""
     driver: dict[str, Any]
     if isinstance(storage, GcsStorage):
         # With VM credentials 2.8 cannot sign GCS redirect URLs: serve blobs through the registry.
@@ -63,8 +71,8 @@ def registry_config(registry: RegistrySettings, storage: Storage, *, http_secret
     http: dict[str, Any] = {
         "addr": f"{listen_host}:{registry.port}",
         "headers": {"X-Content-Type-Options": ["nosniff"]},
-        # Health and Prometheus metrics, on loopback only: never published.
-        "debug": {"addr": f"127.0.0.1:{DEBUG_PORT}", "prometheus": {"enabled": True, "path": "/metrics"}},
+        # Health and Prometheus metrics: never published beyond a loopback.
+        "debug": {"addr": f"{debug_host}:{debug_port(registry)}", "prometheus": {"enabled": True, "path": "/metrics"}},
     }
     if http_secret is not None:
         http["secret"] = http_secret
@@ -123,19 +131,34 @@ class VmSecret:
     file_name: str
 
 
+def bind(source: str, target: str, read_only: bool = False) -> str:
+    """`--mount type=bind` refuses a missing source; `-v` would create it (on COS: in RAM)."""
+    return f"--mount type=bind,source={source},target={target}" + (",readonly" if read_only else "")
+
+
 def vm_unit(registry: RegistrySettings, image: str, project: str, secrets: list[VmSecret],
             disk_storage: bool, gcr_registry: str | None = None) -> str:
-    """The systemd unit that runs the pinned registry image; `docker -p` opens its port on COS."""
+    """The systemd unit that runs the pinned registry image; `docker -p` opens its port on COS.
+    The debug listener (health, metrics) is published on the VM's loopback only."""
     fetch = " ".join([f"/bin/bash {VM_CONFIG_DIR}/fetch-secrets.sh {project}",
                       *(f"{s.secret_id}={VM_SECRETS_DIR}/{s.file_name}" for s in secrets)])
+    debug = debug_port(registry)
     run = ["/usr/bin/docker run --rm --name registry",
            f"-p {registry.port}:{registry.port}",
+           f"-p 127.0.0.1:{debug}:{debug}",
            f"--env-file {VM_SECRETS_DIR}/http-secret.env",
-           f"-v {VM_CONFIG_DIR}/config.yml:{CONFIG_PATH}:ro",
-           f"-v {VM_SECRETS_DIR}:{AUTH_DIR}:ro"]
+           bind(f"{VM_CONFIG_DIR}/config.yml", CONFIG_PATH, read_only=True),
+           bind(VM_SECRETS_DIR, AUTH_DIR, read_only=True)]
     if disk_storage:
-        run.append(f"-v {VM_DATA_MOUNT}/data:{DATA_PATH}")
+        run.append(bind(f"{VM_DATA_MOUNT}/data", DATA_PATH))
     run.append(image)
+    unit: list[tuple[str, str]] = [("Description", "Docker Distribution registry (registry:2)"),
+                                   ("Wants", "network-online.target"),
+                                   ("After", "network-online.target docker.service"),
+                                   ("Requires", "docker.service")]
+    if disk_storage:
+        # Never start on the boot disk's tmpfs: the data disk must be mounted (bootcmd mounts it).
+        unit += [("RequiresMountsFor", VM_DATA_MOUNT), ("AssertPathIsMountPoint", VM_DATA_MOUNT)]
     service: list[tuple[str, str]] = []
     if gcr_registry:
         # Pulls through the Artifact Registry cache with the VM's service account.
@@ -150,25 +173,12 @@ def vm_unit(registry: RegistrySettings, image: str, project: str, secrets: list[
         ("Restart", "always"),
         ("RestartSec", "5"),
     ]
-    return render_unit({
-        "Unit": [("Description", "Docker Distribution registry (registry:2)"),
-                 ("Wants", "network-online.target"),
-                 ("After", "network-online.target docker.service"),
-                 ("Requires", "docker.service")],
-        "Service": service,
-        "Install": [("WantedBy", "multi-user.target")],
-    })
+    return render_unit({"Unit": unit, "Service": service, "Install": [("WantedBy", "multi-user.target")]})
 
 
 def mount_data_disk_command() -> list[str]:
-    """Formats the data disk only when blkid finds no filesystem (exit 2), then mounts it."""
-    device = f"/dev/disk/by-id/google-{DATA_DISK_DEVICE}"
-    script = (f'dev={device}; blkid "$dev" >/dev/null; rc=$?; '
-              'if [ "$rc" -eq 2 ]; then mkfs.ext4 -m 0 -E lazy_itable_init=0,lazy_journal_init=0,discard "$dev"; '
-              f'elif [ "$rc" -ne 0 ]; then echo "blkid failed ($rc): not formatting" >&2; exit 1; fi; '
-              f'mkdir -p {VM_DATA_MOUNT} && mount -o discard,defaults "$dev" {VM_DATA_MOUNT} '
-              f'&& mkdir -p {VM_DATA_MOUNT}/data')
-    return ["bash", "-c", script]
+    """bootcmd entry: the mount script, inline (bootcmd runs before write_files), with its arguments."""
+    return ["bash", "-c", MOUNT_DATA_DISK_SCRIPT.read_text(), "mount-data-disk", DATA_DISK_PATH, VM_DATA_MOUNT]
 
 
 def cloud_init(config_yml: str, unit: str, disk_storage: bool) -> str:

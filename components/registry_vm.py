@@ -89,7 +89,7 @@ class RegistryVm(pulumi.ComponentResource):
             gcr_host = repo.host
 
         config_yml = render_yaml(registry_config(args.registry, storage, http_secret=None,
-                                                 tls=args.tls_cert is not None))
+                                                 tls=args.tls_cert is not None, debug_host=""))
         user_data = pulumi.Output.from_input(image).apply(lambda ref: cloud_init(
             config_yml, vm_unit(args.registry, ref, args.project, vm_secrets, disk_storage, gcr_host),
             disk_storage))

@@ -49,6 +49,14 @@ def test_gcs_config_disables_redirects() -> None:
     assert "secret" not in config["http"]
 
 
+@pytest.mark.parametrize(("port", "debug"), [(5000, 5001), (5001, 5002), (5443, 5001)])
+def test_debug_port_never_collides_with_the_registry_port(port: int, debug: int) -> None:
+    config = registry_config(RegistrySettings(port=port), FilesystemStorage(), http_secret=None, debug_host="")
+    assert config["http"]["addr"] == f":{port}" and config["http"]["debug"]["addr"] == f":{debug}"
+    unit = vm_unit(RegistrySettings(port=port), "registry:2.8.3", "proj", SECRETS, disk_storage=True)
+    assert f"-p 127.0.0.1:{debug}:{debug}" in unit and f"-p {port}:{port}" in unit
+
+
 def test_tls_and_delete_switches() -> None:
     config = registry_config(RegistrySettings(delete_enabled=True, port=5443), FilesystemStorage(),
                              http_secret="x", tls=True)
@@ -82,10 +90,15 @@ def test_unit_runs_the_pinned_image_with_config_read_only() -> None:
     unit = vm_unit(SETTINGS, "registry:2.8.3", "proj", SECRETS, disk_storage=True)
     start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
     assert start.endswith(" registry:2.8.3")
-    assert "-v /etc/registry/config.yml:/etc/docker/registry/config.yml:ro" in start
-    assert "-v /run/registry:/auth:ro" in start
-    assert "-v /mnt/disks/registry/data:/var/lib/registry" in start
-    assert "-p 5000:5000" in start
+    assert "--mount type=bind,source=/etc/registry/config.yml,target=/etc/docker/registry/config.yml,readonly" in start
+    assert "--mount type=bind,source=/run/registry,target=/auth,readonly" in start
+    # A bind mount refuses a missing source; `-v` would create it in COS's RAM-backed /mnt/disks.
+    assert "--mount type=bind,source=/mnt/disks/registry/data,target=/var/lib/registry" in start
+    assert " -v " not in start
+    assert "-p 5000:5000" in start and "-p 127.0.0.1:5001:5001" in start
+    lines = unit.splitlines()
+    assert "RequiresMountsFor=/mnt/disks/registry" in lines
+    assert "AssertPathIsMountPoint=/mnt/disks/registry" in lines
     assert "Restart=always" in unit.splitlines()
     fetch = next(line for line in unit.splitlines() if "fetch-secrets.sh" in line)
     assert fetch == ("ExecStartPre=/bin/bash /etc/registry/fetch-secrets.sh proj "
@@ -94,7 +107,7 @@ def test_unit_runs_the_pinned_image_with_config_read_only() -> None:
 
 def test_gcs_unit_mounts_no_disk_and_proxy_unit_configures_credentials() -> None:
     unit = vm_unit(SETTINGS, "H/p/c/library/registry:2.8.3", "proj", SECRETS, disk_storage=False, gcr_registry="H")
-    assert "/mnt/disks" not in unit
+    assert "/mnt/disks" not in unit and "RequiresMountsFor" not in unit
     assert "ExecStartPre=/usr/bin/docker-credential-gcr configure-docker --registries=H" in unit.splitlines()
 
 
@@ -103,7 +116,10 @@ def test_cloud_init_has_no_secret_and_mounts_only_with_a_disk() -> None:
     config = render_yaml(registry_config(SETTINGS, FilesystemStorage(), http_secret=None))
     with_disk = yaml.safe_load(cloud_init(config, unit, disk_storage=True).split("\n", 1)[1])
     assert list(with_disk) == ["bootcmd", "write_files", "runcmd"]
-    assert "mkfs.ext4" in with_disk["bootcmd"][0][2] and '"$rc" -eq 2' in with_disk["bootcmd"][0][2]
+    script = with_disk["bootcmd"][0]
+    assert script[:2] == ["bash", "-c"] and script[3:] == [
+        "mount-data-disk", "/dev/disk/by-id/google-registry-data", "/mnt/disks/registry"]
+    assert script[2].index("fsck.ext4 -p") < script[2].index("mount -o") < script[2].index("resize2fs")
     assert [f["path"] for f in with_disk["write_files"]] == [
         "/etc/registry/config.yml", "/etc/registry/fetch-secrets.sh", "/etc/systemd/system/registry.service"]
     assert with_disk["runcmd"] == [["systemctl", "daemon-reload"], ["systemctl", "start", "registry.service"]]

@@ -18,6 +18,7 @@ import yaml
 
 from components.registry_config import (
     FETCH_SECRETS_SCRIPT,
+    MOUNT_DATA_DISK_SCRIPT,
     FilesystemStorage,
     GcsStorage,
     VmSecret,
@@ -111,10 +112,9 @@ def test_systemd_analyze_flags_a_bad_unit(tmp_path: Path) -> None:
     assert "Failed to parse service restart specifier" in verify_unit(tmp_path, unit).stderr
 
 
-def test_shell_scripts_pass_shellcheck(tmp_path: Path) -> None:
-    bootcmd = tmp_path / "bootcmd.sh"
-    bootcmd.write_text("#!/bin/bash\n" + mount_data_disk_command()[2] + "\n")
-    for script in (FETCH_SECRETS_SCRIPT, bootcmd):
+def test_shell_scripts_pass_shellcheck() -> None:
+    assert mount_data_disk_command()[2] == MOUNT_DATA_DISK_SCRIPT.read_text()
+    for script in (FETCH_SECRETS_SCRIPT, MOUNT_DATA_DISK_SCRIPT):
         result = subprocess.run([binary("shellcheck"), "--severity=style", str(script)],
                                 capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stdout
@@ -186,3 +186,96 @@ def test_fetch_secrets_fails_loudly_on_a_missing_secret(fake_google: str, tmp_pa
     result = fetch(fake_google, f"registry-htpasswd={tmp_path}/htpasswd")
     assert result.returncode != 0
     assert not (tmp_path / "htpasswd").exists()
+
+
+def run_mount_script(tmp_path: Path, device: Path) -> subprocess.CompletedProcess[str]:
+    """The bootcmd script with the real e2fsprogs (blkid, mkfs.ext4, fsck.ext4, resize2fs) on a disk
+    image file; only `mount`/`mountpoint` are stand-ins (they need a kernel mount), logged to a file."""
+    fakes = tmp_path / "fakes"
+    fakes.mkdir(exist_ok=True)
+    for name, body in (("mount", f'echo "mount $*" >>{tmp_path}/calls.log'), ("mountpoint", "exit 1")):
+        (fakes / name).write_text(f"#!/bin/sh\n{body}\n")
+        (fakes / name).chmod(0o755)
+    env = {"PATH": f"{fakes}:/usr/sbin:/sbin:/usr/bin:/bin"}
+    return subprocess.run([*mount_data_disk_command()[:3], "mount-data-disk", str(device), str(tmp_path / "mnt")],
+                          capture_output=True, text=True, check=False, env=env, timeout=60)
+
+
+def filesystem(device: Path) -> dict[str, str]:
+    out = subprocess.run(["/usr/sbin/dumpe2fs", "-h", str(device)], capture_output=True, text=True, check=True)
+    return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.stdout.splitlines())}
+
+
+def test_mount_script_formats_once_checks_and_grows(tmp_path: Path) -> None:
+    device = tmp_path / "disk.img"
+    with device.open("wb") as disk:
+        disk.truncate(64 * 2**20)
+    first = run_mount_script(tmp_path, device)
+    assert first.returncode == 0, first.stderr
+    uuid, blocks = filesystem(device)["Filesystem UUID"], int(filesystem(device)["Block count"])
+    assert (tmp_path / "calls.log").read_text().startswith(f"mount -o discard,defaults {device} {tmp_path}/mnt")
+    # A larger diskSizeGb: the same filesystem (not reformatted), grown to the new size.
+    with device.open("r+b") as disk:
+        disk.truncate(128 * 2**20)
+    second = run_mount_script(tmp_path, device)
+    assert second.returncode == 0, second.stderr
+    assert filesystem(device)["Filesystem UUID"] == uuid
+    assert int(filesystem(device)["Block count"]) == 2 * blocks
+    assert "fsck" not in second.stderr
+
+
+def test_mount_script_refuses_a_missing_or_damaged_disk(tmp_path: Path) -> None:
+    missing = run_mount_script(tmp_path, tmp_path / "absent.img")
+    assert missing.returncode != 0 and "is the data disk attached" in missing.stderr
+    device = tmp_path / "disk.img"
+    with device.open("wb") as disk:
+        disk.truncate(64 * 2**20)
+    assert run_mount_script(tmp_path, device).returncode == 0
+    (tmp_path / "calls.log").unlink()
+    # Wipe the primary superblock: not blank, yet no filesystem found: neither formatted nor mounted.
+    with device.open("r+b") as disk:
+        disk.seek(1024)
+        disk.write(b"\0" * 1024)
+    damaged = run_mount_script(tmp_path, device)
+    assert damaged.returncode != 0 and "not formatting" in damaged.stderr
+    assert not (tmp_path / "calls.log").exists()
+    assert subprocess.run(["/usr/sbin/e2fsck", "-n", "-b", "8193", str(device)], capture_output=True,
+                          check=False).returncode in (1, 4), "the backup superblock must still be there"
+
+
+def test_fetch_secrets_retries_until_the_network_is_up(tmp_path: Path) -> None:
+    """At boot the metadata server may refuse connections for a moment: curl retries those too."""
+    from tests.peers import free_port
+
+    port = free_port()
+    _FakeGoogle.secrets = {"registry-htpasswd": b"registry:$2a$10$abc\n"}
+    server: list[ThreadingHTTPServer] = []
+    timer = threading.Timer(1.5, lambda: (server.append(ThreadingHTTPServer(("127.0.0.1", port), _FakeGoogle)),
+                                          threading.Thread(target=server[0].serve_forever, daemon=True).start()))
+    timer.start()
+    try:
+        result = fetch(f"http://127.0.0.1:{port}", f"registry-htpasswd={tmp_path}/htpasswd")
+    finally:
+        timer.join()
+        server[0].shutdown()
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "htpasswd").read_bytes() == _FakeGoogle.secrets["registry-htpasswd"]
+
+
+def test_fetch_secrets_gives_up_on_a_hung_server(tmp_path: Path) -> None:
+    """A server that accepts and never answers: each attempt is cut at the time limit, then it fails."""
+    import socket
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        env = {"PATH": "/usr/bin:/bin", "FETCH_MAX_TIME": "1",
+               "METADATA_URL": f"http://127.0.0.1:{listener.getsockname()[1]}/metadata"}
+        started = time.monotonic()
+        result = subprocess.run([binary("bash"), str(FETCH_SECRETS_SCRIPT), "proj", f"x={tmp_path}/x"],
+                                capture_output=True, text=True, check=False, env=env, timeout=60)
+        elapsed = time.monotonic() - started
+    finally:
+        listener.close()
+    assert result.returncode != 0 and "timed out" in result.stderr.lower()
+    assert elapsed < 20
