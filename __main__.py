@@ -11,6 +11,7 @@ from components.local_registry import LocalRegistry, LocalRegistryArgs
 from components.outputs import (
     artifact_registry_outputs,
     iap_tunnel,
+    data_disk_outputs,
     image_outputs,
     pipeline_outputs,
     self_hosted_outputs,
@@ -103,6 +104,8 @@ if settings.gcp is not None:
             f"localhost:{registry.port}", registry.username, image_name, image_tag,
             tunnel=iap_tunnel(vm, next(iter(vm.instances)), project, registry.port))
         outputs["registryInstances"] = list(vm.instances)
+        if settings.registry_vm.storage == "disk":
+            outputs["registryDataDisk"] = data_disk_outputs(vm, project, settings.gcp.region)
 
 if settings.uses_local_registry and credentials is not None:
     local = LocalRegistry("local-registry", LocalRegistryArgs(registry=registry, credentials=credentials))

@@ -25,6 +25,7 @@ DOCKER_REPOSITORY_PATH = re.compile(r"^[a-z]+(?:-[a-z]+)*[0-9]?-docker\.pkg\.dev
 BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 NETWORK = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+SNAPSHOT = re.compile(r"^(?:projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/snapshots/)?[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
 DOCKER_HUB_USER = re.compile(r"^[a-z0-9]{4,30}$")
 HTPASSWD_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")

@@ -77,6 +77,23 @@ def iap_tunnel(vm: RegistryVm, instance: str, project: str, port: int) -> str:
             f"--zone {vm.zone} --project {project}")
 
 
+def data_disk_outputs(vm: RegistryVm, project: str, region: str) -> dict[str, Any]:
+    """The data disk and the commands of the restore / move procedure (docs/self-hosted-registry.md)."""
+    disk = vm.disk.name
+    return {
+        "disk": disk,
+        "zone": vm.zone,
+        "snapshotNow": disk.apply(
+            lambda name: f"gcloud compute snapshots create {name}-manual --source-disk={name} "
+                         f"--source-disk-zone={vm.zone} --storage-location={region} --project={project}"),
+        "listSnapshots": disk.apply(
+            lambda name: f"gcloud compute snapshots list --project={project} --filter='sourceDisk~/disks/{name}$' "
+                         "--sort-by=~creationTimestamp --format='table(name,creationTimestamp,diskSizeGb)'"),
+        "restore": ("pulumi config set --path registryVm.dataDiskSnapshot SNAPSHOT_NAME && "
+                    "pulumi config set --path registryVm.allowDataDiskReplacement true && pulumi up"),
+    }
+
+
 SLSA_BUILDER_ID = "https://cloudbuild.googleapis.com/GoogleHostedWorker"
 
 

@@ -159,11 +159,15 @@ class RegistryVm(pulumi.ComponentResource):
         return waits, [VmSecret(secret_id, file_name) for secret_id, file_name, _ in values]
 
     def _data_disk(self) -> gcp.compute.Disk:
-        """A disk of its own: it outlives the instance, is protected in prod and snapshotted daily."""
+        """A disk of its own: it outlives the instance and is snapshotted daily. A change of type, zone
+        or snapshot replaces a disk with a new one, so it is protected on every stack: such a change is
+        refused unless allowDataDiskReplacement says the data is in a snapshot (or may go)."""
         args = self._args
+        vm = args.vm
         disk = gcp.compute.Disk(
-            "registry-data", project=args.project, zone=args.zone, size=args.vm.disk_size_gb, type=args.vm.disk_type,
-            opts=self._opts(depends_on=args.services.needs(COMPUTE), protect=args.protect))
+            "registry-data", project=args.project, zone=args.zone, size=vm.disk_size_gb, type=vm.disk_type,
+            snapshot=vm.data_disk_snapshot,
+            opts=self._opts(depends_on=args.services.needs(COMPUTE), protect=not vm.allow_data_disk_replacement))
         policy = gcp.compute.ResourcePolicy(
             "registry-data-snapshots", project=args.project, region=args.region,
             snapshot_schedule_policy={
@@ -185,6 +189,10 @@ class RegistryVm(pulumi.ComponentResource):
             "registry-bucket", project=args.project, name=bucket_name, location=args.region.upper(),
             uniform_bucket_level_access=True, public_access_prevention="enforced",
             versioning={"enabled": True}, force_destroy=False,
+            # The gcs driver moves each upload by copy-then-delete: without this rule every layer
+            # would be billed twice, forever, as a noncurrent version.
+            lifecycle_rules=[{"action": {"type": "Delete"},
+                              "condition": {"days_since_noncurrent_time": args.vm.noncurrent_version_days}}],
             opts=self._opts(depends_on=args.services.needs(STORAGE), protect=args.protect))
         return gcp.storage.BucketIAMMember(
             "registry-bucket-object-admin", bucket=self.bucket.name, role="roles/storage.objectAdmin",

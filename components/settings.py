@@ -155,6 +155,14 @@ class RegistryVmSettings:
         doc="Sources allowed to reach the registry port directly (needs the TLS secrets).")
     snapshot_retention_days: int = setting(7, check=checks.in_range(1, 365, " days"),
                                            doc="Days daily data-disk snapshots are kept.")
+    data_disk_snapshot: str | None = setting(
+        None, check=checks.matches(checks.SNAPSHOT, "a snapshot name or projects/P/global/snapshots/NAME"),
+        doc="Create the data disk from this snapshot (restore, or move to another zone or disk type).")
+    allow_data_disk_replacement: bool = setting(
+        False, doc="Let the next `pulumi up` replace the protected data disk (restore procedure); set back after.")
+    noncurrent_version_days: int = setting(
+        7, check=checks.in_range(1, 3650, " days"),
+        doc="storage=gcs: days a replaced or deleted object's old version is kept in the bucket.")
 
 
 @dataclass(frozen=True)
@@ -321,6 +329,16 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
                 f"{ns}:registryVm.directAccessCidrs", list(vm.direct_access_cidrs),
                 "no direct access without TLS: set the registryTlsCert and registryTlsKey secrets, "
                 "or use the IAP tunnel"))
+    if (sec.registry_tls_cert is None) != (sec.registry_tls_key is None):
+        present, missing = ("registryTlsCert", "registryTlsKey") if sec.registry_tls_key is None \
+            else ("registryTlsKey", "registryTlsCert")
+        problems.append(Problem(f"{ns}:{missing}", None,
+                                f"the {missing} secret too: {present} is set and TLS needs both "
+                                f"(or remove {present})"))
+    if s.uses_registry_vm and s.production and vm.allow_data_disk_replacement and vm.data_disk_snapshot is None:
+        problems.append(Problem(f"{ns}:registryVm.allowDataDiskReplacement", True,
+                                "false, or registryVm.dataDiskSnapshot set: in production a replaced data disk "
+                                "is created from a snapshot, never blank"))
     key_name = s.artifact_registry.kms_key_name
     if s.uses_artifact_registry and key_name and s.gcp and key_name.split("/")[3] != s.gcp.region:
         problems.append(Problem(f"{ns}:artifactRegistry.kmsKeyName", key_name,

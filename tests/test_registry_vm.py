@@ -84,7 +84,7 @@ def test_instance_waits_for_its_grants_and_secrets(dev: StackRun) -> None:
 def test_data_disk_is_separate_and_survives_the_instance(dev: StackRun, prod: StackRun) -> None:
     disk = dev.one(DISK, "registry-data")
     assert disk.inputs["size"] == 10 and disk.inputs["type"] == "pd-balanced"
-    assert disk.protect is False and prod.one(DISK, "registry-data").protect is True
+    assert disk.protect is True and prod.one(DISK, "registry-data").protect is True
     vm = dev.one(INSTANCE, "registry-0")
     disk_link = "https://www.googleapis.com/compute/v1/projects/p/zones/z/disks/registry-data"  # the mock's
     assert vm.inputs["attachedDisks"] == [{"source": disk_link, "deviceName": "registry-data", "mode": "READ_WRITE"}]
@@ -174,3 +174,49 @@ def test_disk_type_is_config() -> None:
     run = with_vm(diskType="pd-standard")
     assert run.one(DISK).inputs["type"] == "pd-standard"
     assert run.one(INSTANCE).inputs["bootDisk"]["initializeParams"]["type"] == "pd-standard"
+
+
+def test_data_disk_is_protected_on_every_stack_unless_replacement_is_allowed(dev: StackRun) -> None:
+    """A diskType, zone or region change replaces a disk with a blank one: refused by default."""
+    assert dev.one(DISK, "registry-data").protect is True
+    assert "snapshot" not in dev.one(DISK, "registry-data").inputs
+    run = with_vm(allowDataDiskReplacement=True, dataDiskSnapshot="registry-data-manual")
+    disk = run.one(DISK, "registry-data")
+    assert disk.protect is False and disk.inputs["snapshot"] == "registry-data-manual"
+
+
+def test_production_never_replaces_the_data_disk_with_a_blank_one() -> None:
+    import pytest
+
+    from components.config_schema import SettingsError
+
+    with pytest.raises(SettingsError, match="allowDataDiskReplacement"):
+        run_stack("prod", overrides={f"{NS}:registryVm": {"allowDataDiskReplacement": True}})
+    run = run_stack("prod", overrides={f"{NS}:registryVm": {"allowDataDiskReplacement": True,
+                                                           "dataDiskSnapshot": "projects/p-1234/global/snapshots/s1"}})
+    assert run.one(DISK).inputs["snapshot"] == "projects/p-1234/global/snapshots/s1"
+
+
+def test_bucket_drops_noncurrent_versions() -> None:
+    run = with_vm(storage="gcs", bucketName="acme-registry-images", noncurrentVersionDays=3)
+    assert run.one("gcp:storage/bucket:Bucket").inputs["lifecycleRules"] == [
+        {"action": {"type": "Delete"}, "condition": {"daysSinceNoncurrentTime": 3}}]
+
+
+def test_restore_commands_name_the_disk(dev: StackRun) -> None:
+    out = dev.outputs["registryDataDisk"]
+    assert out["disk"] == "registry-data" and out["zone"] == "asia-northeast3-a"
+    assert "--source-disk=registry-data --source-disk-zone=asia-northeast3-a" in out["snapshotNow"]
+    assert "registryVm.dataDiskSnapshot" in out["restore"]
+
+
+def test_tls_certificate_without_key_is_refused_whatever_else_is_set() -> None:
+    import pytest
+
+    from components.config_schema import SettingsError
+
+    for present, missing in (("registryTlsCert", "registryTlsKey"), ("registryTlsKey", "registryTlsCert")):
+        with pytest.raises(SettingsError, match=f"{NS}:{missing} = \\(not set\\)"):
+            run_stack("dev", secrets={f"{NS}:{present}": "-----PEM-----"})
+        with pytest.raises(SettingsError, match=missing):
+            run_stack("local", secrets={f"{NS}:{present}": "-----PEM-----"})

@@ -279,3 +279,13 @@ def test_fetch_secrets_gives_up_on_a_hung_server(tmp_path: Path) -> None:
         listener.close()
     assert result.returncode != 0 and "timed out" in result.stderr.lower()
     assert elapsed < 20
+
+
+def test_restore_commands_parse_with_gcloud() -> None:
+    from tests.conftest import stack_run
+    from tests.gcloud_parse import gcloud_parse_error
+
+    out = stack_run("dev").outputs["registryDataDisk"]
+    for command in (out["snapshotNow"], out["listSnapshots"]):
+        assert gcloud_parse_error(command) is None, command
+    assert gcloud_parse_error(out["snapshotNow"] + " --no-such-flag") is not None
