@@ -144,7 +144,9 @@ def test_stacks_and_examples_have_no_violation(case: str) -> None:
 
 
 def test_a_prod_stack_without_production_defaults_is_flagged() -> None:
-    run = run_stack("prod", overrides={"image-sharing:production": False})
+    # The data disk is protected on every stack unless a replacement is allowed: allow one to see the rule.
+    run = run_stack("prod", overrides={"image-sharing:production": False,
+                                       "image-sharing:registryVm": {"allowDataDiskReplacement": True}})
     found = check_stack(run)
     assert sorted(found) == ["prod-repository-rules", "stateful-protected-in-prod"]
     assert sorted(found["stateful-protected-in-prod"]) == [
