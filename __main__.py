@@ -1,5 +1,7 @@
 """Reads the stack's settings, composes the components, exports what a user needs next."""
 
+from dataclasses import replace
+
 import pulumi
 import pulumi_gcp as gcp
 
@@ -10,8 +12,8 @@ from components.build_trigger import BuildTrigger, BuildTriggerArgs
 from components.local_registry import LocalRegistry, LocalRegistryArgs
 from components.outputs import (
     artifact_registry_outputs,
-    iap_tunnel,
     data_disk_outputs,
+    iap_tunnel,
     image_outputs,
     pipeline_outputs,
     self_hosted_outputs,
@@ -19,6 +21,7 @@ from components.outputs import (
 from components.project_services import ProjectServices, ProjectServicesArgs, apis_for
 from components.providers import billing_provider, gcp_provider
 from components.registry_credentials import RegistryCredentials
+from components.registry_network import RegistryNetwork, RegistryNetworkArgs
 from components.registry_vm import RegistryVm, RegistryVmArgs
 from components.sample_image import PushTarget, SampleImage, SampleImageArgs
 from components.settings import load_settings
@@ -54,7 +57,7 @@ if settings.gcp is not None:
         repository = ArtifactRepository("artifact-registry", ArtifactRepositoryArgs(
             project=project,
             location=settings.gcp.region,
-            settings=settings.artifact_registry,
+            settings=replace(settings.artifact_registry, docker_hub_proxy=settings.docker_hub_proxy),
             immutable_tags=settings.immutable_tags,
             protect=settings.production,
             services=services,
@@ -86,6 +89,9 @@ if settings.gcp is not None:
         outputs["imagePipeline"] = pipeline_outputs(pipeline, project)
 
     if settings.uses_registry_vm and credentials is not None:
+        network = RegistryNetwork("registry-network", RegistryNetworkArgs(
+            project=project, region=settings.gcp.region, vm=settings.registry_vm, registry_port=registry.port,
+            services=services), gcp_opts)
         vm = RegistryVm("registry-vm", RegistryVmArgs(
             project=project,
             region=settings.gcp.region,
@@ -98,12 +104,16 @@ if settings.gcp is not None:
             tls_cert=settings.secrets.registry_tls_cert,
             tls_key=settings.secrets.registry_tls_key,
             repository=repository,
+            network=network,
         ), gcp_opts)
         # The walkthrough's localhost:5000 commands work as written once the IAP tunnel is open.
         outputs["selfHostedRegistry"] = self_hosted_outputs(
             f"localhost:{registry.port}", registry.username, image_name, image_tag,
             tunnel=iap_tunnel(vm, next(iter(vm.instances)), project, registry.port))
         outputs["registryInstances"] = list(vm.instances)
+        if settings.registry_vm.direct_access_cidrs:
+            outputs["registryDirectAddresses"] = {name: network.address(index)
+                                                  for index, name in enumerate(vm.instances)}
         if settings.registry_vm.storage == "disk":
             outputs["registryDataDisk"] = data_disk_outputs(vm, project, settings.gcp.region)
 

@@ -25,7 +25,8 @@ DOCKER_REPOSITORY_PATH = re.compile(r"^[a-z]+(?:-[a-z]+)*[0-9]?-docker\.pkg\.dev
 BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 NETWORK = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
-SNAPSHOT = re.compile(r"^(?:projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/snapshots/)?[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+SNAPSHOT = re.compile(r"^(?:projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/snapshots/)?"
+                      r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
 DOCKER_HUB_USER = re.compile(r"^[a-z0-9]{4,30}$")
 HTPASSWD_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -81,8 +82,22 @@ def admin_cidr(value: str) -> str | None:
     expected = cidr(value)
     if expected:
         return expected
-    if ipaddress.ip_network(value) in WORLD:
+    network = ipaddress.ip_network(value)
+    if network in WORLD:
         return "a narrow source range: 0.0.0.0/0 and ::/0 would open the port to the whole internet"
+    widest = 8 if network.version == 4 else 32
+    if network.prefixlen < widest:
+        return f"a source range of /{widest} or narrower: /{network.prefixlen} admits a large part of the internet"
+    return None
+
+
+def private_cidr(value: str) -> str | None:
+    expected = cidr(value)
+    if expected:
+        return expected
+    network = ipaddress.ip_network(value)
+    if network.version != 4 or not network.is_private or not 8 <= network.prefixlen <= 29:
+        return "a private IPv4 range from /8 to /29, such as 10.20.0.0/24"
     return None
 
 

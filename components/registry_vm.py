@@ -22,9 +22,9 @@ from components.registry_config import (
     vm_unit,
 )
 from components.registry_credentials import RegistryCredentials
-from components.settings import IAP_RANGE, RegistrySettings, RegistryVmSettings
+from components.registry_network import RegistryNetwork
+from components.settings import RegistrySettings, RegistryVmSettings, image_host
 
-NETWORK_TAG = "registry"
 COS_IMAGE = "cos-cloud/cos-stable"
 PROJECT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
 SNAPSHOT_START_UTC = "18:00"  # 03:00 in Seoul: the quiet hours of the default region
@@ -43,6 +43,7 @@ class RegistryVmArgs:
     tls_cert: pulumi.Output[str] | None = None
     tls_key: pulumi.Output[str] | None = None
     repository: ArtifactRepository | None = None  # its Docker Hub cache, if any, serves the image
+    network: RegistryNetwork | None = None  # where the VM attaches; required, last only for the defaults above
 
 
 class RegistryVm(pulumi.ComponentResource):
@@ -81,9 +82,11 @@ class RegistryVm(pulumi.ComponentResource):
             grants.append(self._bucket(vm.bucket_name, member))
 
         image: pulumi.Input[str] = args.registry.image
-        gcr_host = None
+        gcr_host = image_host(args.registry.image)
+        if gcr_host is not None and not gcr_host.endswith(".pkg.dev"):
+            gcr_host = None  # another registry, reached through Cloud NAT without Google credentials
         repo = args.repository
-        if repo is not None and repo.proxy_path is not None:
+        if repo is not None and repo.proxy_path is not None and image_host(args.registry.image) is None:
             grants.append(repo.grant("registry-vm", member, "reader", proxy=True))
             image = repo.proxy_path.apply(lambda path: via_proxy(args.registry.image, path))
             gcr_host = repo.host
@@ -94,10 +97,15 @@ class RegistryVm(pulumi.ComponentResource):
             config_yml, vm_unit(args.registry, ref, args.project, vm_secrets, disk_storage, gcr_host),
             disk_storage))
 
-        self._firewalls()
+        network = args.network
+        assert network is not None, "RegistryVm needs the RegistryNetwork it attaches to"
+        waits: list[pulumi.Resource] = [*services.needs(COMPUTE), *grants]
+        if network.nat is not None:
+            waits.append(network.nat)  # the image may come from the internet
         self.instances: dict[str, gcp.compute.Instance] = {}
         for index in range(vm.instances):
             instance_name = f"registry-{index}"
+            address = network.address(index)
             self.instances[instance_name] = gcp.compute.Instance(
                 instance_name,
                 name=instance_name,
@@ -113,15 +121,19 @@ class RegistryVm(pulumi.ComponentResource):
                                           "enable_integrity_monitoring": True},
                 service_account={"email": self.service_account.email,
                                  "scopes": ["https://www.googleapis.com/auth/cloud-platform"]},
-                # An ephemeral public address only for pulling the registry image; no ingress is
-                # allowed to it except what the firewall rules below admit.
-                network_interfaces=[{"network": vm.network, "access_configs": [{}]}],
-                tags=[NETWORK_TAG],
+                # No public address: Google APIs through Private Google Access, people through IAP.
+                # Only direct (TLS) access gets one, reserved, so it outlives the instance.
+                network_interfaces=[{"subnetwork": network.subnetwork,
+                                     "access_configs": [{"nat_ip": address}] if address is not None else []}],
+                tags=[network.tag],
                 # A changed config is an in-place metadata update, applied at the next restart.
+                # COS would download its updates from the internet, which the VM cannot reach: they are
+                # off, and an update is rolled by replacing the instance (docs/self-hosted-registry.md).
                 metadata={"user-data": user_data, "enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE",
-                          "google-logging-enabled": "true", "google-monitoring-enabled": "true"},
+                          "google-logging-enabled": "true", "google-monitoring-enabled": "true",
+                          "cos-update-strategy": "update_disabled"},
                 opts=self._opts(
-                    depends_on=[*services.needs(COMPUTE), *grants],
+                    depends_on=waits,
                     # The fixed name and the READ_WRITE data disk cannot be held by two VMs at once.
                     delete_before_replace=True),
             )
@@ -197,17 +209,3 @@ class RegistryVm(pulumi.ComponentResource):
         return gcp.storage.BucketIAMMember(
             "registry-bucket-object-admin", bucket=self.bucket.name, role="roles/storage.objectAdmin",
             member=member, opts=self._opts())
-
-    def _firewalls(self) -> None:
-        """SSH and the registry port from IAP's range (plus configured sources); nothing else."""
-        args = self._args
-        rules = {
-            "registry-ssh": (list(args.vm.ssh_source_ranges), "22"),
-            "registry-port": ([IAP_RANGE, *args.vm.direct_access_cidrs], str(args.registry.port)),
-        }
-        for rule_name, (sources, port) in rules.items():
-            gcp.compute.Firewall(
-                rule_name, project=args.project, network=args.vm.network, direction="INGRESS",
-                source_ranges=sources, target_tags=[NETWORK_TAG],
-                allows=[{"protocol": "tcp", "ports": [port]}],
-                opts=self._opts(depends_on=args.services.needs(COMPUTE)))

@@ -68,7 +68,8 @@ class ArtifactRegistrySettings:
                                doc="Repository description shown in the console.")
     immutable_tags: bool | None = setting(None, doc="Refuse to overwrite a pushed tag. Unset: on in production.")
     cleanup: CleanupSettings = setting(factory=CleanupSettings, doc="Cleanup policies.")
-    docker_hub_proxy: bool = setting(False, doc="Add a remote repository that caches Docker Hub.")
+    docker_hub_proxy: bool | None = setting(
+        None, doc="Add a remote repository that caches Docker Hub. Unset: on when the registry VM pulls through it.")
     kms_key_name: str | None = setting(
         None, doc="Customer-managed key projects/P/locations/L/keyRings/R/cryptoKeys/K (fixed at creation).",
         check=checks.matches(checks.KMS_KEY, "projects/P/locations/L/keyRings/R/cryptoKeys/K"))
@@ -146,13 +147,21 @@ class RegistryVmSettings:
     bucket_name: str | None = setting(None, doc="GCS bucket for storage=gcs (globally unique).",
                                       check=checks.matches(checks.BUCKET, "a GCS bucket name"))
     instances: int = setting(1, check=checks.in_range(1, 10), doc="Registry VMs (more than 1 needs storage=gcs).")
-    network: str = setting("default", check=checks.matches(checks.NETWORK, "a VPC network name"),
-                           doc="VPC network of the VM.")
+    network: str | None = setting(
+        None, check=checks.matches(checks.NETWORK, "a VPC network name"),
+        doc="Existing VPC network (with subnetwork). Unset: the stack creates its own VPC and subnet.")
+    subnetwork: str | None = setting(
+        None, check=checks.matches(checks.NETWORK, "a subnetwork name"),
+        doc="Existing subnetwork of network in the stack's region (Private Google Access on, or cloudNat).")
+    subnet_cidr: str = setting("10.20.0.0/24", check=checks.private_cidr,
+                               doc="IPv4 range of the subnet the stack creates (own VPC only).")
+    cloud_nat: bool = setting(False, doc="Cloud NAT: outbound internet for the VM (images outside Google).")
     ssh_source_ranges: tuple[str, ...] = setting(
-        (IAP_RANGE,), check=checks.each(checks.admin_cidr), doc="Sources allowed to SSH (default: IAP only).")
+        (IAP_RANGE,), check=checks.each(checks.admin_cidr),
+        doc="Sources allowed to SSH (default: IAP only; empty: none; /8 at widest).")
     direct_access_cidrs: tuple[str, ...] = setting(
         (), check=checks.each(checks.admin_cidr),
-        doc="Sources allowed to reach the registry port directly (needs the TLS secrets).")
+        doc="Sources allowed to reach the registry port directly (needs the TLS secrets; reserves an address).")
     snapshot_retention_days: int = setting(7, check=checks.in_range(1, 365, " days"),
                                            doc="Days daily data-disk snapshots are kept.")
     data_disk_snapshot: str | None = setting(
@@ -244,6 +253,17 @@ class Settings:
         return self.target == "local"
 
     @property
+    def registry_image_from_docker_hub(self) -> bool:
+        """The VM, having no public address, pulls a Docker Hub image through the stack's cache."""
+        return self.uses_registry_vm and not self.registry_vm.cloud_nat and image_host(self.registry.image) is None
+
+    @property
+    def docker_hub_proxy(self) -> bool:
+        explicit = self.artifact_registry.docker_hub_proxy
+        wanted = self.registry_image_from_docker_hub if explicit is None else explicit
+        return self.uses_artifact_registry and wanted
+
+    @property
     def immutable_tags(self) -> bool:
         explicit = self.artifact_registry.immutable_tags
         return self.production if explicit is None else explicit
@@ -252,6 +272,12 @@ class Settings:
     def require_approval(self) -> bool:
         explicit = self.build_trigger.require_approval
         return self.production if explicit is None else explicit
+
+
+def image_host(image: str) -> str | None:
+    """The registry host an image reference names, or None for Docker Hub (`registry:2`, `bitnami/x`)."""
+    first, slash, _ = image.partition("/")
+    return first if slash and ("." in first or ":" in first or first == "localhost") else None
 
 
 def _label(value: str) -> str:
@@ -324,6 +350,21 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
         if vm.instances > 1 and vm.storage != "gcs":
             problems.append(Problem(f"{ns}:registryVm.instances", vm.instances,
                                     "1 with storage=disk: several registries can share only a bucket"))
+        if (vm.network is None) != (vm.subnetwork is None):
+            given, other = ("network", "subnetwork") if vm.subnetwork is None else ("subnetwork", "network")
+            problems.append(Problem(f"{ns}:registryVm.{other}", None,
+                                    f"the {other} too when registryVm.{given} is set (an existing network is "
+                                    "named with its subnetwork), or neither: the stack then creates its own VPC"))
+        host = image_host(s.registry.image)
+        if not vm.cloud_nat and host is not None and not host.endswith(".pkg.dev"):
+            problems.append(Problem(f"{ns}:registry.image", s.registry.image,
+                                    "an image on Docker Hub (pulled through the stack's Artifact Registry cache) or "
+                                    "in Artifact Registry: the VM has no internet access unless registryVm.cloudNat "
+                                    "is true"))
+        if s.registry_image_from_docker_hub and not s.docker_hub_proxy:
+            problems.append(Problem(f"{ns}:artifactRegistry.dockerHubProxy", s.artifact_registry.docker_hub_proxy,
+                                    "true (with artifactRegistry.enabled): the VM has no internet access and pulls "
+                                    "registry.image through the Docker Hub cache; or set registryVm.cloudNat: true"))
         if vm.direct_access_cidrs and (sec.registry_tls_cert is None or sec.registry_tls_key is None):
             problems.append(Problem(
                 f"{ns}:registryVm.directAccessCidrs", list(vm.direct_access_cidrs),

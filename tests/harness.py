@@ -85,6 +85,8 @@ class _Mocks(pulumi.runtime.Mocks):
         elif typ == "gcp:compute/disk:Disk":
             state["selfLink"] = f"https://www.googleapis.com/compute/v1/projects/p/zones/z/disks/{name}"
             state["name"] = name
+        elif typ == "gcp:compute/address:Address":
+            state["address"] = "198.51.100.7"  # TEST-NET-2
         elif typ == "gcp:secretmanager/secret:Secret":
             state["name"] = f"projects/{PROJECT_NUMBER}/secrets/{args.inputs['secretId']}"
         elif typ == "gcp:artifactregistry/repository:Repository":

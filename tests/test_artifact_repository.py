@@ -49,9 +49,10 @@ def test_prod_repository_is_immutable_and_protected(prod: StackRun) -> None:
 
 
 def test_immutability_is_plain_config() -> None:
-    assert with_ar("dev", immutableTags=True).one(REPO).inputs["dockerConfig"] == {"immutableTags": True}
-    assert with_ar("prod", immutableTags=False).one(REPO).inputs["dockerConfig"] == {"immutableTags": False}
-    assert with_ar("prod", immutableTags=False).one(REPO).protect is True
+    on, off = with_ar("dev", immutableTags=True), with_ar("prod", immutableTags=False)
+    assert on.one(REPO, "repository").inputs["dockerConfig"] == {"immutableTags": True}
+    assert off.one(REPO, "repository").inputs["dockerConfig"] == {"immutableTags": False}
+    assert with_ar("prod", immutableTags=False).one(REPO, "repository").protect is True
 
 
 def test_cleanup_policies_as_configured(prod: StackRun) -> None:
@@ -69,7 +70,7 @@ def test_cleanup_policies_as_configured(prod: StackRun) -> None:
 
 
 def test_cleanup_dry_run_and_no_protected_prefixes() -> None:
-    repo = with_ar(cleanup={"dryRun": True, "protectedTagPrefixes": [], "keepRecent": 2}).one(REPO)
+    repo = with_ar(cleanup={"dryRun": True, "protectedTagPrefixes": [], "keepRecent": 2}).one(REPO, "repository")
     assert repo.inputs["cleanupPolicyDryRun"] is True
     assert [p["id"] for p in repo.inputs["cleanupPolicies"]] == [
         "keep-recent", "keep-stack-image", "delete-untagged", "delete-old"]
@@ -143,9 +144,11 @@ def test_repository_waits_only_for_its_api(dev: StackRun) -> None:
     assert dev.deps_of(dev.one(REPO, "repository")) == {"gcp:projects/service:Service:artifactregistry"}
 
 
-def test_proxy_only_when_enabled(dev: StackRun) -> None:
-    assert [r.name for r in dev.of_type(REPO)] == ["repository"]
-    assert "dockerHubProxy" not in dev.outputs
+def test_proxy_only_when_enabled_or_needed_by_the_registry_vm(dev: StackRun) -> None:
+    assert [r.name for r in dev.of_type(REPO)] == ["repository", "dockerhub-proxy"]  # the VM pulls through it
+    no_vm = run_stack("dev", overrides={f"{NS}:registryVm": {"enabled": False}})
+    assert [r.name for r in no_vm.of_type(REPO)] == ["repository"]
+    assert "dockerHubProxy" not in no_vm.outputs
     run = with_ar("prod", dockerHubProxy=True)
     proxy = run.one(REPO, "dockerhub-proxy")
     assert proxy.inputs["mode"] == "REMOTE_REPOSITORY"
@@ -158,13 +161,14 @@ def test_proxy_only_when_enabled(dev: StackRun) -> None:
 def test_iam_members_exactly_as_configured_and_scoped_to_the_repository() -> None:
     run = with_ar(readers=["group:devs@example.com", "user:ana@example.com"],
                   writers=["serviceAccount:ci@other-project.iam.gserviceaccount.com"])
-    grants = {(g.inputs["role"], g.inputs["member"]) for g in run.of_type(MEMBER)}
+    configured = [g for g in run.of_type(MEMBER) if g.name != "proxy-reader-registry-vm"]
+    grants = {(g.inputs["role"], g.inputs["member"]) for g in configured}
     assert grants == {
         ("roles/artifactregistry.reader", "group:devs@example.com"),
         ("roles/artifactregistry.reader", "user:ana@example.com"),
         ("roles/artifactregistry.writer", "serviceAccount:ci@other-project.iam.gserviceaccount.com"),
     }
-    for grant in run.of_type(MEMBER):
+    for grant in configured:
         assert (grant.inputs["repository"], grant.inputs["location"]) == ("images", "asia-northeast3")
         assert run.deps_of(grant) == {f"{REPO}:repository"}
     project_wide = [r for r in run.resources if r.type.startswith("gcp:projects/iAM")]
@@ -173,7 +177,9 @@ def test_iam_members_exactly_as_configured_and_scoped_to_the_repository() -> Non
 
 
 def test_no_grants_by_default(dev: StackRun) -> None:
-    assert dev.of_type(MEMBER) == []
+    # Only the registry VM's own read access to the Docker Hub cache it pulls its image through.
+    assert [(g.name, g.inputs["repository"]) for g in dev.of_type(MEMBER)] == [
+        ("proxy-reader-registry-vm", "images-dockerhub")]
 
 
 def test_kms_grant_exists_before_the_repository() -> None:
@@ -232,11 +238,13 @@ def test_authoritative_audit_config_is_announced_in_the_preview(caplog: pytest.L
 
 def test_scanning_switch() -> None:
     run = with_ar(vulnerabilityScanning=True)
-    assert run.one(REPO).inputs["vulnerabilityScanningConfig"] == {"enablementConfig": "INHERITED"}
+    assert run.one(REPO, "repository").inputs["vulnerabilityScanningConfig"] == {"enablementConfig": "INHERITED"}
 
 
 def test_repository_off() -> None:
-    run = with_ar(enabled=False)
+    # The registry VM then reaches Docker Hub through Cloud NAT.
+    run = run_stack("dev", overrides={f"{NS}:artifactRegistry": {"enabled": False},
+                                      f"{NS}:registryVm": {"cloudNat": True}})
     assert run.of_type(REPO) == []
     assert "artifactRegistryHost" not in run.outputs
 

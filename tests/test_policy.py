@@ -149,9 +149,9 @@ def test_a_prod_stack_without_production_defaults_is_flagged() -> None:
                                        "image-sharing:registryVm": {"allowDataDiskReplacement": True}})
     found = check_stack(run)
     assert sorted(found) == ["prod-repository-rules", "stateful-protected-in-prod"]
+    message = "stateful resources (repositories, registry disks and buckets) must be protected in production"
     assert sorted(found["stateful-protected-in-prod"]) == [
-        "registry-data: stateful resources (repositories, registry disks and buckets) must be protected in production",
-        "repository: stateful resources (repositories, registry disks and buckets) must be protected in production"]
+        f"{name}: {message}" for name in ("dockerhub-proxy", "registry-data", "repository")]
     assert found["prod-repository-rules"] == ["repository: a production repository must have immutable tags"]
 
 

@@ -27,10 +27,12 @@ def test_dev_enables_the_repository_and_vm_apis(dev: StackRun) -> None:
 def test_each_feature_enables_only_its_apis() -> None:
     only_repo = run_stack("dev", overrides={f"{NS}:registryVm": {"enabled": False}})
     assert apis(only_repo) == ["artifactregistry.googleapis.com"]
-    only_vm = run_stack("dev", overrides={f"{NS}:artifactRegistry": {"enabled": False}})
+    only_vm = run_stack("dev", overrides={f"{NS}:artifactRegistry": {"enabled": False},
+                                          f"{NS}:registryVm": {"cloudNat": True}})
     assert apis(only_vm) == VM_APIS
     gcs = run_stack("dev", overrides={f"{NS}:artifactRegistry": {"enabled": False},
-                                      f"{NS}:registryVm": {"storage": "gcs", "bucketName": "acme-bucket"}})
+                                      f"{NS}:registryVm": {"storage": "gcs", "bucketName": "acme-bucket",
+                                                           "cloudNat": True}})
     assert apis(gcs) == sorted([*VM_APIS, "storage.googleapis.com"])
 
 

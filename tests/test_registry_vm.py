@@ -48,7 +48,7 @@ def test_instance_is_shielded_cos_with_its_own_account(dev: StackRun) -> None:
 def test_metadata_holds_cloud_init_and_no_secret(dev: StackRun) -> None:
     metadata = dev.one(INSTANCE, "registry-0").inputs["metadata"]
     assert set(metadata) == {"user-data", "enable-oslogin", "block-project-ssh-keys", "google-logging-enabled",
-                             "google-monitoring-enabled"}
+                             "google-monitoring-enabled", "cos-update-strategy"}
     assert not is_secret(metadata["user-data"]), "metadata is readable by anyone who can read the VM"
     assert "gce-container-declaration" not in metadata
     text = metadata["user-data"]
@@ -100,26 +100,6 @@ def test_daily_snapshots_kept_after_disk_deletion(dev: StackRun) -> None:
     assert policy["retentionPolicy"] == {"maxRetentionDays": 7, "onSourceDiskDelete": "KEEP_AUTO_SNAPSHOTS"}
     attachment = dev.one("gcp:compute/diskResourcePolicyAttachment:DiskResourcePolicyAttachment")
     assert attachment.inputs["disk"] == "registry-data"
-
-
-def test_firewall_admits_only_iap_by_default(dev: StackRun) -> None:
-    rules = {r.name: r.inputs for r in dev.of_type(FIREWALL)}
-    assert set(rules) == {"registry-ssh", "registry-port"}
-    assert rules["registry-ssh"]["sourceRanges"] == ["35.235.240.0/20"]
-    assert rules["registry-ssh"]["allows"] == [{"protocol": "tcp", "ports": ["22"]}]
-    assert rules["registry-port"]["sourceRanges"] == ["35.235.240.0/20"]
-    assert rules["registry-port"]["allows"] == [{"protocol": "tcp", "ports": ["5000"]}]
-    for rule in rules.values():
-        assert rule["direction"] == "INGRESS" and rule["targetTags"] == ["registry"]
-
-
-def test_direct_access_with_tls() -> None:
-    run = with_vm(secrets=TLS, directAccessCidrs=["203.0.113.0/24"])
-    assert run.one(FIREWALL, "registry-port").inputs["sourceRanges"] == ["35.235.240.0/20", "203.0.113.0/24"]
-    assert {"registry-tls-cert", "registry-tls-key"} <= {s.inputs["secretId"] for s in run.of_type(SECRET)}
-    config = yaml.safe_load(user_data(run)["write_files"][0]["content"])
-    assert config["http"]["tls"] == {"certificate": "/auth/tls.crt", "key": "/auth/tls.key"}
-    assert "-----KEY-----" not in run.one(INSTANCE).inputs["metadata"]["user-data"]
 
 
 def test_gcs_mode_shares_a_private_versioned_bucket() -> None:
