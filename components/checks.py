@@ -27,6 +27,8 @@ CURRENCY = re.compile(r"^[A-Z]{3}$")
 NETWORK = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 SNAPSHOT = re.compile(r"^(?:projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/snapshots/)?"
                       r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+# systemd.time(7) calendar events: weekdays, dates, times, ranges, steps, a timezone; one line.
+CALENDAR = re.compile(r"^[A-Za-z0-9*:,./~+_ -]{1,80}$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
 DOCKER_HUB_USER = re.compile(r"^[a-z0-9]{4,30}$")
 HTPASSWD_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")

@@ -32,6 +32,8 @@ VM_SECRETS_DIR = "/run/registry"
 VM_DATA_MOUNT = "/mnt/disks/registry"
 DATA_DISK_DEVICE = "registry-data"
 UNIT_NAME = "registry.service"
+GC_SERVICE = "registry-gc.service"
+GC_TIMER = "registry-gc.timer"
 FETCH_SECRETS_SCRIPT = Path(__file__).with_name("fetch-secrets.sh")
 MOUNT_DATA_DISK_SCRIPT = Path(__file__).with_name("mount-data-disk.sh")
 DATA_DISK_PATH = f"/dev/disk/by-id/google-{DATA_DISK_DEVICE}"
@@ -155,10 +157,7 @@ def vm_unit(registry: RegistrySettings, image: str, project: str, secrets: list[
     unit: list[tuple[str, str]] = [("Description", "Docker Distribution registry (registry:2)"),
                                    ("Wants", "network-online.target"),
                                    ("After", "network-online.target docker.service"),
-                                   ("Requires", "docker.service")]
-    if disk_storage:
-        # Never start on the boot disk's tmpfs: the data disk must be mounted (bootcmd mounts it).
-        unit += [("RequiresMountsFor", VM_DATA_MOUNT), ("AssertPathIsMountPoint", VM_DATA_MOUNT)]
+                                   ("Requires", "docker.service"), *_data_mount(disk_storage)]
     service: list[tuple[str, str]] = []
     if gcr_registry:
         # Pulls through the Artifact Registry cache with the VM's service account.
@@ -176,24 +175,72 @@ def vm_unit(registry: RegistrySettings, image: str, project: str, secrets: list[
     return render_unit({"Unit": unit, "Service": service, "Install": [("WantedBy", "multi-user.target")]})
 
 
+def _data_mount(disk_storage: bool) -> list[tuple[str, str]]:
+    """Never start on the boot disk's tmpfs: the data disk must be mounted (bootcmd mounts it)."""
+    return [("RequiresMountsFor", VM_DATA_MOUNT), ("AssertPathIsMountPoint", VM_DATA_MOUNT)] if disk_storage else []
+
+
+def gc_arguments(registry: RegistrySettings, config_path: str) -> list[str]:
+    """`registry garbage-collect`: blobs no manifest references; with deletes enabled, also the
+    manifests no tag points at any more (an overwritten tag's old image)."""
+    return ["garbage-collect", *(["--delete-untagged"] if registry.delete_enabled else []), config_path]
+
+
+def gc_units(registry: RegistrySettings, image: str, disk_storage: bool, schedule: str,
+             gcr_registry: str | None = None) -> dict[str, str]:
+    """A timer and a oneshot service: stop the registry (collection needs it stopped or read-only),
+    collect with the same image, config and data, and start the registry again whatever happened.
+    The collector's output goes to the journal, and from there to Cloud Logging."""
+    run = ["/usr/bin/docker run --rm --name registry-gc",
+           bind(f"{VM_CONFIG_DIR}/config.yml", CONFIG_PATH, read_only=True)]
+    if disk_storage:
+        run.append(bind(f"{VM_DATA_MOUNT}/data", DATA_PATH))
+    run += [image, *gc_arguments(registry, CONFIG_PATH)]
+    service: list[tuple[str, str]] = [("Type", "oneshot")]
+    if gcr_registry:
+        service.append(("Environment", "HOME=/home/registry"))
+    service += [("ExecStartPre", f"systemctl stop {UNIT_NAME}"),
+                ("ExecStartPre", "-/usr/bin/docker rm -f registry-gc"),
+                ("ExecStart", " ".join(run)),
+                ("ExecStopPost", f"systemctl start --no-block {UNIT_NAME}")]
+    return {
+        GC_SERVICE: render_unit({
+            "Unit": [("Description", "Registry garbage collection (the registry is stopped meanwhile)"),
+                     ("Requires", "docker.service"), ("After", f"docker.service {UNIT_NAME}"),
+                     *_data_mount(disk_storage)],
+            "Service": service,
+        }),
+        GC_TIMER: render_unit({
+            "Unit": [("Description", "Scheduled registry garbage collection")],
+            # Persistent: a run missed while the VM was off happens at the next boot.
+            "Timer": [("OnCalendar", schedule), ("Persistent", "true")],
+            "Install": [("WantedBy", "timers.target")],
+        }),
+    }
+
+
 def mount_data_disk_command() -> list[str]:
     """bootcmd entry: the mount script, inline (bootcmd runs before write_files), with its arguments."""
     return ["bash", "-c", MOUNT_DATA_DISK_SCRIPT.read_text(), "mount-data-disk", DATA_DISK_PATH, VM_DATA_MOUNT]
 
 
-def cloud_init(config_yml: str, unit: str, disk_storage: bool) -> str:
-    """COS user-data: write the config, the secret fetcher and the unit, then start the unit."""
+def cloud_init(config_yml: str, unit: str, disk_storage: bool, extra_units: dict[str, str] | None = None) -> str:
+    """COS user-data: write the config, the secret fetcher and the units, then start the registry and
+    any timer (/etc is rewritten at each boot, so units are started, not enabled)."""
     files = [
         {"path": f"{VM_CONFIG_DIR}/config.yml", "permissions": "0644", "owner": "root", "content": config_yml},
         {"path": f"{VM_CONFIG_DIR}/fetch-secrets.sh", "permissions": "0755", "owner": "root",
          "content": FETCH_SECRETS_SCRIPT.read_text()},
         {"path": f"/etc/systemd/system/{UNIT_NAME}", "permissions": "0644", "owner": "root", "content": unit},
+        *({"path": f"/etc/systemd/system/{name}", "permissions": "0644", "owner": "root", "content": content}
+          for name, content in (extra_units or {}).items()),
     ]
     data: dict[str, Any] = {}
     if disk_storage:
         data["bootcmd"] = [mount_data_disk_command()]
     data["write_files"] = files
-    data["runcmd"] = [["systemctl", "daemon-reload"], ["systemctl", "start", UNIT_NAME]]
+    timers = [name for name in extra_units or {} if name.endswith(".timer")]
+    data["runcmd"] = [["systemctl", "daemon-reload"], ["systemctl", "start", UNIT_NAME, *timers]]
     return "#cloud-config\n" + render_yaml(data)
 
 

@@ -16,6 +16,7 @@ from components.registry_config import (
     GcsStorage,
     VmSecret,
     cloud_init,
+    gc_units,
     registry_config,
     render_yaml,
     via_proxy,
@@ -93,9 +94,11 @@ class RegistryVm(pulumi.ComponentResource):
 
         config_yml = render_yaml(registry_config(args.registry, storage, http_secret=None,
                                                  tls=args.tls_cert is not None, debug_host=""))
+        # Collection needs every registry writing to the store stopped: with one VM, it stops its own.
+        schedule = vm.gc_schedule if vm.instances == 1 else None
         user_data = pulumi.Output.from_input(image).apply(lambda ref: cloud_init(
             config_yml, vm_unit(args.registry, ref, args.project, vm_secrets, disk_storage, gcr_host),
-            disk_storage))
+            disk_storage, gc_units(args.registry, ref, disk_storage, schedule, gcr_host) if schedule else None))
 
         network = args.network
         assert network is not None, "RegistryVm needs the RegistryNetwork it attaches to"

@@ -55,7 +55,25 @@ STATEFUL = {REPOSITORY, DISK, BUCKET}
 # Only those: a type without labels passes through the provider's defaults alone (false assurance).
 LABELED = {REPOSITORY, INSTANCE, BUCKET, DISK, "gcp:secretmanager/secret:Secret"}
 SECRET_IN_TEXT = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\b(?:password|passwd)\s*[:=]\s*\S+", re.I)
-DOCKER_RUN_IMAGE = re.compile(r"^ExecStart=\S*docker run\b.*\s(\S+)\s*$", re.M)
+DOCKER_RUN = re.compile(r"^ExecStart=\S*docker run\b(.*)$", re.M)
+# `docker run` flags that take no value; every other flag is followed by its value unless it has `=`.
+DOCKER_BOOLEAN_FLAGS = {"--rm", "-d", "--detach", "-i", "--interactive", "-t", "--tty", "--init", "--privileged",
+                        "--read-only", "-it", "-P", "--publish-all"}
+
+
+def docker_run_images(unit: str) -> list[str]:
+    """The image of each `docker run` in a unit: the first argument that is neither a flag nor a
+    flag's value (arguments to the image's command may follow it)."""
+    images = []
+    for args in DOCKER_RUN.findall(unit):
+        tokens = iter(args.split())
+        for token in tokens:
+            if not token.startswith("-"):
+                images.append(token)
+                break
+            if "=" not in token and token not in DOCKER_BOOLEAN_FLAGS:
+                next(tokens, None)
+    return images
 
 
 def production(args: ResourceValidationArgs) -> bool:
@@ -168,7 +186,7 @@ def _written_files(args: ResourceValidationArgs) -> list[str]:
 def images_pinned(args: ResourceValidationArgs, report: Report) -> None:
     images: Iterable[str] = ()
     if args.resource_type == INSTANCE:
-        images = [image for content in _written_files(args) for image in DOCKER_RUN_IMAGE.findall(content)]
+        images = [image for content in _written_files(args) for image in docker_run_images(content)]
     elif args.resource_type in ("docker:index/container:Container", "docker:index/remoteImage:RemoteImage"):
         images = [args.props.get("image") or args.props.get("name") or ""]
     for image in images:

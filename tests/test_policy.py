@@ -207,3 +207,10 @@ def test_labels_rule_lists_exactly_the_labelable_types_the_program_creates() -> 
     created = {r.type for run in [gcs, *map(example_run, CASES)] for r in run.custom if r.type.startswith("gcp:")}
     assert rules.BUCKET in created
     assert {t for t in created if sdk_takes_labels(t)} == rules.LABELED
+
+
+def test_docker_run_image_is_found_before_the_command_arguments() -> None:
+    unit = ("ExecStart=/usr/bin/docker run --rm --name registry-gc --mount type=bind,source=/a,target=/b "
+            "-p 5000:5000 registry:latest garbage-collect --delete-untagged /etc/docker/registry/config.yml\n"
+            "ExecStart=/usr/bin/docker run -d --env-file /run/x registry:2.8.3\n")
+    assert rules.docker_run_images(unit) == ["registry:latest", "registry:2.8.3"]

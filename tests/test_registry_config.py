@@ -11,6 +11,8 @@ from components.registry_config import (
     GcsStorage,
     VmSecret,
     cloud_init,
+    gc_arguments,
+    gc_units,
     htpasswd,
     registry_config,
     render_yaml,
@@ -125,3 +127,33 @@ def test_cloud_init_has_no_secret_and_mounts_only_with_a_disk() -> None:
     assert with_disk["runcmd"] == [["systemctl", "daemon-reload"], ["systemctl", "start", "registry.service"]]
     without = yaml.safe_load(cloud_init(config, unit, disk_storage=False).split("\n", 1)[1])
     assert "bootcmd" not in without
+
+
+def test_garbage_collection_stops_the_registry_collects_and_starts_it_again() -> None:
+    units = gc_units(RegistrySettings(delete_enabled=True), "registry:2.8.3", True, "Sat *-*-* 19:00:00 UTC")
+    service, timer = units["registry-gc.service"].splitlines(), units["registry-gc.timer"].splitlines()
+    assert service.index("ExecStartPre=systemctl stop registry.service") < next(
+        i for i, line in enumerate(service) if line.startswith("ExecStart="))
+    start = next(line for line in service if line.startswith("ExecStart="))
+    assert start.endswith(" registry:2.8.3 garbage-collect --delete-untagged /etc/docker/registry/config.yml")
+    assert "--mount type=bind,source=/mnt/disks/registry/data,target=/var/lib/registry" in start
+    # Started again whatever the collector did (ExecStopPost runs after a failure too).
+    assert "ExecStopPost=systemctl start --no-block registry.service" in service
+    assert "Type=oneshot" in service and "AssertPathIsMountPoint=/mnt/disks/registry" in service
+    assert "OnCalendar=Sat *-*-* 19:00:00 UTC" in timer and "Persistent=true" in timer
+
+
+def test_untagged_manifests_are_collected_only_when_deletes_are_enabled() -> None:
+    assert gc_arguments(RegistrySettings(), "/c.yml") == ["garbage-collect", "/c.yml"]
+    assert gc_arguments(RegistrySettings(delete_enabled=True), "/c.yml") == [
+        "garbage-collect", "--delete-untagged", "/c.yml"]
+
+
+def test_cloud_init_writes_and_starts_the_timer() -> None:
+    unit = vm_unit(SETTINGS, "registry:2.8.3", "proj", SECRETS, disk_storage=True)
+    config = render_yaml(registry_config(SETTINGS, FilesystemStorage(), http_secret=None))
+    units = gc_units(SETTINGS, "registry:2.8.3", True, "daily")
+    data = yaml.safe_load(cloud_init(config, unit, True, units).split("\n", 1)[1])
+    assert [f["path"] for f in data["write_files"]][-2:] == [
+        "/etc/systemd/system/registry-gc.service", "/etc/systemd/system/registry-gc.timer"]
+    assert data["runcmd"][-1] == ["systemctl", "start", "registry.service", "registry-gc.timer"]

@@ -200,3 +200,16 @@ def test_tls_certificate_without_key_is_refused_whatever_else_is_set() -> None:
             run_stack("dev", secrets={f"{NS}:{present}": "-----PEM-----"})
         with pytest.raises(SettingsError, match=missing):
             run_stack("local", secrets={f"{NS}:{present}": "-----PEM-----"})
+
+
+def test_garbage_collection_is_scheduled_on_a_single_vm(dev: StackRun) -> None:
+    files = {f["path"]: f["content"] for f in user_data(dev)["write_files"]}
+    assert "OnCalendar=Sat *-*-* 19:00:00 UTC" in files["/etc/systemd/system/registry-gc.timer"]
+    off = with_vm(gcSchedule=None)
+    assert not [f for f in user_data(off)["write_files"] if "registry-gc" in f["path"]]
+    # Several VMs share a bucket: one cannot stop the others, so none collects on its own.
+    shared = with_vm(storage="gcs", bucketName="acme-registry-images", instances=2)
+    assert not [f for f in user_data(shared)["write_files"] if "registry-gc" in f["path"]]
+    daily = with_vm(gcSchedule="*-*-* 02:30:00")
+    assert "OnCalendar=*-*-* 02:30:00" in {f["path"]: f["content"] for f in user_data(daily)["write_files"]}[
+        "/etc/systemd/system/registry-gc.timer"]

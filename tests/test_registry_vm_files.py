@@ -23,19 +23,20 @@ from components.registry_config import (
     GcsStorage,
     VmSecret,
     cloud_init,
+    gc_units,
     mount_data_disk_command,
     registry_config,
     render_yaml,
     vm_unit,
 )
-from components.settings import RegistrySettings
+from components.settings import RegistrySettings, RegistryVmSettings
 from tests.peers import binary
 
 pytestmark = pytest.mark.integration
 SETTINGS = RegistrySettings()
 SECRETS = [VmSecret("registry-htpasswd", "htpasswd"), VmSecret("registry-http-secret", "http-secret.env")]
 # Executables Container-Optimized OS ships that the unit may call; anything else fails verification.
-COS_BINARIES = ("/bin/bash", "/bin/mkdir", "/usr/bin/docker", "/usr/bin/docker-credential-gcr")
+COS_BINARIES = ("/bin/bash", "/bin/mkdir", "/usr/bin/docker", "/usr/bin/docker-credential-gcr", "/usr/bin/systemctl")
 CLOUD_CONFIG_SCHEMA = Path("/usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json")
 
 
@@ -43,7 +44,8 @@ def user_data(disk: bool, proxy: bool = False) -> str:
     storage = FilesystemStorage() if disk else GcsStorage(bucket="b")
     config = render_yaml(registry_config(SETTINGS, storage, http_secret=None))
     image = "H/p/cache/library/registry:2.8.3" if proxy else SETTINGS.image
-    return cloud_init(config, vm_unit(SETTINGS, image, "proj", SECRETS, disk, "H" if proxy else None), disk)
+    return cloud_init(config, vm_unit(SETTINGS, image, "proj", SECRETS, disk, "H" if proxy else None), disk,
+                      gc_units(SETTINGS, image, disk, RegistryVmSettings().gc_schedule or "", "H" if proxy else None))
 
 
 def cloud_init_top_level_keys() -> set[str]:
@@ -81,7 +83,8 @@ def test_every_top_level_key_is_one_cloud_init_knows() -> None:
         assert set(data) <= known
 
 
-def verify_unit(tmp_path: Path, unit: str) -> subprocess.CompletedProcess[str]:
+def verify_unit(tmp_path: Path, unit: str, others: dict[str, str] | None = None,
+                name: str = "registry.service") -> subprocess.CompletedProcess[str]:
     """systemd-analyze verify in a root that has what COS has: /usr/bin/docker, docker.service."""
     root = tmp_path / "root"
     (root / "usr/lib/systemd").mkdir(parents=True)
@@ -95,8 +98,10 @@ def verify_unit(tmp_path: Path, unit: str) -> subprocess.CompletedProcess[str]:
     (units / "docker.service").write_text(
         "[Unit]\nDescription=Docker as on COS\n[Service]\nExecStart=/usr/bin/docker\n")
     (units / "registry.service").write_text(unit)
+    for other, content in (others or {}).items():
+        (units / other).write_text(content)
     return subprocess.run(
-        [binary("systemd-analyze"), "verify", f"--root={root}", "/etc/systemd/system/registry.service"],
+        [binary("systemd-analyze"), "verify", f"--root={root}", f"/etc/systemd/system/{name}"],
         capture_output=True, text=True, check=False)
 
 
@@ -105,6 +110,24 @@ def test_unit_passes_systemd_analyze(tmp_path: Path, proxy: bool) -> None:
     unit = vm_unit(SETTINGS, "registry:2.8.3", "proj", SECRETS, True, "H" if proxy else None)
     result = verify_unit(tmp_path, unit)
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
+
+
+@pytest.mark.parametrize(("disk", "proxy"), [(True, False), (False, True)])
+@pytest.mark.parametrize("name", ["registry-gc.service", "registry-gc.timer"])
+def test_garbage_collection_units_pass_systemd_analyze(tmp_path: Path, disk: bool, proxy: bool, name: str) -> None:
+    unit = vm_unit(SETTINGS, "registry:2.8.3", "proj", SECRETS, disk, "H" if proxy else None)
+    units = gc_units(RegistrySettings(delete_enabled=True), "registry:2.8.3", disk,
+                     RegistryVmSettings().gc_schedule or "", "H" if proxy else None)
+    result = verify_unit(tmp_path, unit, units, name)
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
+
+
+@pytest.mark.parametrize(("schedule", "valid"), [(RegistryVmSettings().gc_schedule, True), ("*-*-* 02:30:00", True),
+                                                 ("Sun 25:00", False)])
+def test_schedule_is_a_calendar_systemd_accepts(schedule: str, valid: bool) -> None:
+    result = subprocess.run([binary("systemd-analyze"), "calendar", schedule], capture_output=True, text=True,
+                            check=False)
+    assert (result.returncode == 0) is valid, result.stderr
 
 
 def test_systemd_analyze_flags_a_bad_unit(tmp_path: Path) -> None:
