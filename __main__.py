@@ -21,6 +21,7 @@ from components.outputs import (
 from components.project_services import ProjectServices, ProjectServicesArgs, apis_for
 from components.providers import billing_provider, gcp_provider
 from components.registry_credentials import RegistryCredentials
+from components.registry_monitoring import RegistryMonitoring, RegistryMonitoringArgs
 from components.registry_network import RegistryNetwork, RegistryNetworkArgs
 from components.registry_vm import RegistryVm, RegistryVmArgs
 from components.sample_image import PushTarget, SampleImage, SampleImageArgs
@@ -91,7 +92,7 @@ if settings.gcp is not None:
     if settings.uses_registry_vm and credentials is not None:
         network = RegistryNetwork("registry-network", RegistryNetworkArgs(
             project=project, region=settings.gcp.region, vm=settings.registry_vm, registry_port=registry.port,
-            services=services), gcp_opts)
+            services=services, uptime_checks=settings.uses_alerts), gcp_opts)
         vm = RegistryVm("registry-vm", RegistryVmArgs(
             project=project,
             region=settings.gcp.region,
@@ -116,6 +117,12 @@ if settings.gcp is not None:
                                                   for index, name in enumerate(vm.instances)}
         if settings.registry_vm.storage == "disk":
             outputs["registryDataDisk"] = data_disk_outputs(vm, project, settings.gcp.region)
+        if settings.uses_alerts:
+            monitoring = RegistryMonitoring("registry-monitoring", RegistryMonitoringArgs(
+                project=project, region=settings.gcp.region, alerts=settings.alerts, vm=vm, network=network,
+                registry_port=registry.port, disk_storage=settings.registry_vm.storage == "disk",
+                services=services), gcp_opts)
+            outputs["registryAlerts"] = {name: policy.name for name, policy in monitoring.policies.items()}
 
 if settings.uses_local_registry and credentials is not None:
     local = LocalRegistry("local-registry", LocalRegistryArgs(registry=registry, credentials=credentials))

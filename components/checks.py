@@ -34,6 +34,7 @@ DOCKER_HUB_USER = re.compile(r"^[a-z0-9]{4,30}$")
 HTPASSWD_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 TAG_PREFIX = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+EMAIL = re.compile(rf"^{_EMAIL}$")
 MEMBER = re.compile(rf"^(?:(?:user|group|serviceAccount):{_EMAIL}|domain:[a-z0-9.-]+\.[a-z]{{2,}})$")
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 WORLD = {ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")}

@@ -25,6 +25,8 @@ ONDEMAND_SCANNING = "ondemandscanning.googleapis.com"
 IAM = "iam.googleapis.com"
 SECRET_MANAGER = "secretmanager.googleapis.com"
 STORAGE = "storage.googleapis.com"
+MONITORING = "monitoring.googleapis.com"
+SERVICE_DIRECTORY = "servicedirectory.googleapis.com"
 
 
 def apis_for(settings: Settings) -> tuple[str, ...]:
@@ -52,6 +54,9 @@ def apis_for(settings: Settings) -> tuple[str, ...]:
         apis |= {COMPUTE, IAM, RESOURCE_MANAGER, SECRET_MANAGER}
         if settings.registry_vm.storage == "gcs":
             apis.add(STORAGE)
+    if settings.uses_alerts:
+        # Alert policies and their channel; the private uptime check reaches the VM through Service Directory.
+        apis |= {MONITORING, SERVICE_DIRECTORY}
     if settings.uses_budget:
         apis.add(BILLING_BUDGETS)
     return tuple(sorted(apis))

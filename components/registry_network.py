@@ -18,6 +18,8 @@ from components.project_services import COMPUTE, ProjectServices
 from components.settings import IAP_RANGE, RegistryVmSettings
 
 NETWORK_TAG = "registry"
+# Where private uptime checks (Service Directory's private network access) come from.
+UPTIME_CHECK_RANGE = "35.199.192.0/19"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class RegistryNetworkArgs:
     vm: RegistryVmSettings
     registry_port: int
     services: ProjectServices
+    uptime_checks: bool = False  # admit Cloud Monitoring's private uptime checkers to the registry port
 
 
 def by_family(ranges: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
@@ -90,6 +93,7 @@ class RegistryNetwork(pulumi.ComponentResource):
         rules = {
             "registry-ssh": (list(args.vm.ssh_source_ranges), "22"),
             "registry-port": ([IAP_RANGE, *args.vm.direct_access_cidrs], str(args.registry_port)),
+            "registry-uptime-checks": ([UPTIME_CHECK_RANGE] if args.uptime_checks else [], str(args.registry_port)),
         }
         created = []
         for rule_name, (sources, port) in rules.items():

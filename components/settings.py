@@ -178,6 +178,16 @@ class RegistryVmSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    email: str | None = setting(None, check=checks.matches(checks.EMAIL, "an email address"),
+                                doc="Where registry VM alerts go (data disk filling, registry down). Unset: no alerts.")
+    disk_usage_percent: int = setting(80, check=checks.in_range(50, 99, " %"),
+                                      doc="Alert when the registry's data disk is fuller than this.")
+    registry_down_minutes: int = setting(5, check=checks.in_range(1, 60, " minutes"),
+                                         doc="Alert when the registry port has not answered for this long.")
+
+
+@dataclass(frozen=True)
 class BudgetSettings:
     billing_account: str | None = setting(
         None, doc="Billing account (XXXXXX-XXXXXX-XXXXXX) for a project budget. Unset: no budget.",
@@ -218,6 +228,7 @@ class Settings:
     registry: RegistrySettings = setting(factory=RegistrySettings, doc="")
     registry_vm: RegistryVmSettings = setting(factory=RegistryVmSettings, doc="")
     budget: BudgetSettings = setting(factory=BudgetSettings, doc="")
+    alerts: AlertSettings = setting(factory=AlertSettings, doc="")
 
     @property
     def labels(self) -> dict[str, str]:
@@ -250,6 +261,10 @@ class Settings:
     @property
     def uses_budget(self) -> bool:
         return self.target == "gcp" and self.budget.billing_account is not None
+
+    @property
+    def uses_alerts(self) -> bool:
+        return self.uses_registry_vm and self.alerts.email is not None
 
     @property
     def uses_local_registry(self) -> bool:

@@ -9,6 +9,7 @@ import asyncio
 import json
 import runpy
 import sys
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,14 @@ class _Mocks(pulumi.runtime.Mocks):
         elif typ == "gcp:compute/disk:Disk":
             state["selfLink"] = f"https://www.googleapis.com/compute/v1/projects/p/zones/z/disks/{name}"
             state["name"] = name
+        elif typ == "gcp:compute/instance:Instance":
+            state["instanceId"] = str(4_000_000_000_000_000_000 + zlib.crc32(name.encode()))
+            state["networkInterfaces"] = [{**nic, "networkIp": f"10.20.0.{2 + i}"}
+                                          for i, nic in enumerate(args.inputs.get("networkInterfaces", []))]
+        elif typ == "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig":
+            state["uptimeCheckId"] = f"{name}-check-id"
+        elif typ == "gcp:monitoring/alertPolicy:AlertPolicy":
+            state["name"] = f"projects/p/alertPolicies/{name}"
         elif typ == "gcp:compute/address:Address":
             state["address"] = "198.51.100.7"  # TEST-NET-2
         elif typ == "gcp:secretmanager/secret:Secret":
