@@ -117,7 +117,9 @@ def no_world_admin_ports(args: ResourceValidationArgs, report: Report) -> None:
     if args.resource_type != FIREWALL or args.props.get("direction", "INGRESS") != "INGRESS":
         return
     sources = args.props.get("sourceRanges") or []
-    if not any(ipaddress.ip_network(s, strict=False) in WORLD for s in sources):
+    # GCP reads an INGRESS rule without any source as 0.0.0.0/0.
+    sourceless = not sources and not args.props.get("sourceTags") and not args.props.get("sourceServiceAccounts")
+    if not sourceless and not any(ipaddress.ip_network(s, strict=False) in WORLD for s in sources):
         return
     for allow in args.props.get("allows") or []:
         opened = _ports(allow)

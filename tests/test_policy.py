@@ -167,6 +167,15 @@ def test_code_that_opens_the_vm_is_flagged(dev: StackRun) -> None:
     assert sorted(found) == ["no-world-admin-ports", "vm-hardened"]
 
 
+def test_a_rule_without_sources_counts_as_open_to_the_world() -> None:
+    tampered = run_stack("dev")
+    for resource in tampered.resources:
+        if resource.name == "registry-port":
+            resource.inputs["sourceRanges"] = []
+    assert check_stack(tampered)["no-world-admin-ports"] == [
+        "registry-port: a firewall rule admits 0.0.0.0/0 or ::/0 to SSH or the registry port"]
+
+
 def test_pack_registers_every_rule_with_its_enforcement(monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs policy/__main__.py with PolicyPack replaced (the real one starts a server and blocks)."""
     import runpy
