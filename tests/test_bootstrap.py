@@ -208,7 +208,8 @@ def test_deployers_hold_the_derived_roles_on_their_own_project_only(bootstrap: S
         assert conditions == {
             roles.PROJECT_IAM: "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', [])"
                                ".hasOnly(['roles/logging.logWriter', 'roles/monitoring.metricWriter', "
-                               "'roles/cloudbuild.builds.approver', 'roles/ondemandscanning.admin'])",
+                               "'roles/cloudbuild.builds.approver', 'roles/ondemandscanning.admin', "
+                               "'roles/servicedirectory.pscAuthorizedService'])",
             roles.STORAGE_ADMIN: f"!resource.name.startsWith('projects/_/buckets/{HOST}-pulumi-state')",
         }
     assert bootstrap.outputs["deployRoles"] == list(roles.deploy_roles())

@@ -18,7 +18,9 @@ from tests.harness import ROOT, StackRun, run_stack
 INVENTORIES = sorted((ROOT / "tests" / "inventories").glob("*.yaml"))
 # Every optional feature on at once: the types no stack file or docs example creates.
 EVERY_FEATURE = {
-    "image-sharing:registryVm": {"storage": "gcs", "bucketName": "image-sharing-dev-registry", "instances": 2},
+    "image-sharing:registryVm": {"storage": "gcs", "bucketName": "image-sharing-dev-registry", "instances": 2,
+                                 "cloudNat": True, "directAccessCidrs": ["203.0.113.0/24"]},
+    "image-sharing:alerts": {"email": "ops@example.com"},
     "image-sharing:artifactRegistry": {
         "kmsKeyName": "projects/image-sharing-dev/locations/asia-northeast3/keyRings/r/cryptoKeys/k",
         "vulnerabilityScanning": True, "dockerHubProxy": True, "auditLogs": True},
@@ -26,7 +28,8 @@ EVERY_FEATURE = {
     "image-sharing:budget": {"billingAccount": "ABCDEF-012345-6789AB"},
     "image-sharing:sampleImage": {"dockerHubUser": "someone"},
 }
-EVERY_FEATURE_SECRETS = {"image-sharing:githubToken": "token", "image-sharing:dockerHubToken": "token"}
+EVERY_FEATURE_SECRETS = {"image-sharing:githubToken": "token", "image-sharing:dockerHubToken": "token",
+                         "image-sharing:registryTlsCert": "cert", "image-sharing:registryTlsKey": "key"}
 GCP_CALL = re.compile(r"\bgcp\.([a-z0-9_]+)\.([A-Z][A-Za-z0-9]*)\(")
 
 
@@ -83,7 +86,8 @@ def test_every_resource_type_the_program_creates_has_a_deploy_role(dev: StackRun
 
 
 def test_a_new_resource_type_without_a_role_is_caught() -> None:
-    assert unmapped({"gcp:compute/network:Network", "docker:index/image:Image"}) == {"gcp:compute/network:Network"}
+    assert unmapped({"gcp:sql/databaseInstance:DatabaseInstance", "docker:index/image:Image"}) == {
+        "gcp:sql/databaseInstance:DatabaseInstance"}
 
 
 def test_every_deploy_role_is_needed_by_a_type_the_program_creates(dev: StackRun, prod: StackRun) -> None:

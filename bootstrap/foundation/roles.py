@@ -31,6 +31,22 @@ DEPLOY_ROLES_BY_TYPE: dict[str, tuple[str, ...]] = {
     "gcp:compute/resourcePolicy:ResourcePolicy": ("roles/compute.instanceAdmin.v1",),
     "gcp:compute/instance:Instance": ("roles/compute.instanceAdmin.v1", ACT_AS),
     "gcp:compute/firewall:Firewall": ("roles/compute.securityAdmin",),
+    # The registry's own VPC, subnet, optional Cloud NAT and reserved address.
+    "gcp:compute/network:Network": ("roles/compute.networkAdmin",),
+    "gcp:compute/subnetwork:Subnetwork": ("roles/compute.networkAdmin",),
+    "gcp:compute/router:Router": ("roles/compute.networkAdmin",),
+    "gcp:compute/routerNat:RouterNat": ("roles/compute.networkAdmin",),
+    "gcp:compute/address:Address": ("roles/compute.networkAdmin",),
+    # alerts.email: the channel, the policies and the private uptime check with its Service Directory entry.
+    "gcp:monitoring/notificationChannel:NotificationChannel": ("roles/monitoring.notificationChannelEditor",),
+    "gcp:monitoring/alertPolicy:AlertPolicy": ("roles/monitoring.alertPolicyEditor",),
+    "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": ("roles/monitoring.uptimeCheckConfigEditor",),
+    "gcp:servicedirectory/namespace:Namespace": ("roles/servicedirectory.admin",),
+    "gcp:servicedirectory/namespaceIamMember:NamespaceIamMember": ("roles/servicedirectory.admin",),
+    "gcp:servicedirectory/service:Service": ("roles/servicedirectory.admin",),
+    # An endpoint on a VPC network needs servicedirectory.networks.attach on it.
+    "gcp:servicedirectory/endpoint:Endpoint": ("roles/servicedirectory.admin",
+                                               "roles/servicedirectory.networkAttacher"),
     "gcp:secretmanager/secret:Secret": ("roles/secretmanager.admin",),
     "gcp:secretmanager/secretVersion:SecretVersion": ("roles/secretmanager.admin",),
     "gcp:secretmanager/secretIamMember:SecretIamMember": ("roles/secretmanager.admin",),
@@ -51,7 +67,9 @@ BASE_DEPLOY_ROLES = ("roles/browser",)
 # The only roles the main program grants at project level; the deployer may grant nothing else there.
 GRANTABLE_PROJECT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter",
                            # buildTrigger.approvers; the builder's vulnerability gate (On-Demand Scanning)
-                           "roles/cloudbuild.builds.approver", "roles/ondemandscanning.admin")
+                           "roles/cloudbuild.builds.approver", "roles/ondemandscanning.admin",
+                           # Cloud Monitoring's agent reaches the registry VM's network for the uptime check.
+                           "roles/servicedirectory.pscAuthorizedService")
 # `pulumi preview` without --refresh reads the state and the project, and changes nothing.
 PREVIEW_ROLES = ("roles/viewer",)
 
