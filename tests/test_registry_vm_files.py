@@ -305,10 +305,11 @@ def test_fetch_secrets_gives_up_on_a_hung_server(tmp_path: Path) -> None:
 
 
 def test_restore_commands_parse_with_gcloud() -> None:
+    """(tests/test_docs.py parses every printed command too; this names the restore ones.)"""
     from tests.conftest import stack_run
-    from tests.gcloud_parse import gcloud_parse_error
+    from tests.gcloud_cli import refusal
 
     out = stack_run("dev").outputs["registryDataDisk"]
     for command in (out["snapshotNow"], out["listSnapshots"]):
-        assert gcloud_parse_error(command) is None, command
-    assert gcloud_parse_error(out["snapshotNow"] + " --no-such-flag") is not None
+        assert refusal(command) is None, command
+    assert refusal(out["snapshotNow"] + " --no-such-flag") is not None
