@@ -313,3 +313,19 @@ def test_restore_commands_parse_with_gcloud() -> None:
     for command in (out["snapshotNow"], out["listSnapshots"]):
         assert refusal(command) is None, command
     assert refusal(out["snapshotNow"] + " --no-such-flag") is not None
+
+
+@pytest.mark.parametrize("disk", [True, False])
+def test_docker_run_lines_parse_with_the_docker_cli(disk: bool) -> None:
+    """Every `docker run` the units start (registry, garbage collection), through Docker's own parser:
+    `--mount` values are checked client-side."""
+    from tests.docker_cli import refusal
+
+    units = [vm_unit(SETTINGS, "registry:2.8.3", "proj", SECRETS, disk, "H"),
+             *gc_units(RegistrySettings(delete_enabled=True), "registry:2.8.3", disk, "daily").values()]
+    runs = [line.split("=", 1)[1].removeprefix("/usr/bin/") for unit in units for line in unit.splitlines()
+            if line.startswith("ExecStart=") and "docker run" in line]
+    assert len(runs) == 2
+    for command in runs:
+        assert refusal(command) is None, command
+    assert refusal(runs[0].replace("source=", "sourcex=")) is not None
