@@ -143,12 +143,12 @@ class RegistryMonitoring(pulumi.ComponentResource):
                 "display_name": f"registry port closed for {minutes} min",
                 "condition_threshold": {
                     "filter": self.uptime_check.uptime_check_id.apply(
+                        # The check id alone selects its series, whichever resource type they carry.
                         lambda check_id: 'metric.type="monitoring.googleapis.com/uptime_check/check_passed" '
-                                         'AND resource.type="servicedirectory_service" '
                                          f'AND metric.label.check_id="{check_id}"'),
                     "aggregations": [{"alignment_period": "60s", "per_series_aligner": "ALIGN_FRACTION_TRUE",
                                       "cross_series_reducer": "REDUCE_MEAN",
-                                      "group_by_fields": ["resource.label.service_name"]}],
+                                      "group_by_fields": ["metric.label.check_id"]}],
                     "comparison": "COMPARISON_LT", "threshold_value": 0.5,
                     "duration": f"{minutes * 60}s", "trigger": {"count": 1},
                 },

@@ -1,0 +1,98 @@
+"""The alert policies, uptime check and channel the program registers, decoded with Google's own
+Cloud Monitoring v3 message classes (shipped with the installed gcloud, read by its bundled Python):
+a misspelled field or an enum value the API does not have does not survive the round trip."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from functools import cache
+from typing import Any
+
+import pytest
+
+from tests.harness import run_stack
+from tests.peers import binary
+
+pytestmark = pytest.mark.integration
+NS = "image-sharing"
+DECODE = """
+import json, sys
+sys.path[:0] = [sys.argv[1] + "/lib", sys.argv[1] + "/lib/third_party"]
+from apitools.base.protorpclite import messages as protorpc
+from apitools.base.py import encoding
+from googlecloudsdk.generated_clients.apis.monitoring.v3 import monitoring_v3_messages as messages
+
+def unknown(message, path):
+    # Fields (and enum values) the API's message classes do not have are kept aside as unrecognized.
+    found = [f"{path}.{name}" for name in message.all_unrecognized_fields()]
+    for field in message.all_fields():
+        if isinstance(field, protorpc.MessageField):
+            values = message.get_assigned_value(field.name)
+            for index, value in enumerate(values if field.repeated else [values]):
+                where = f"{path}.{field.name}" + (f"[{index}]" if field.repeated else "")
+                if value is not None:
+                    found += unknown(value, where)
+    return found
+
+out = []
+for kind, body in json.load(sys.stdin):
+    out.append(unknown(encoding.DictToMessage(body, getattr(messages, kind)), kind))
+json.dump(out, sys.stdout)
+"""
+KINDS = {"gcp:monitoring/alertPolicy:AlertPolicy": "AlertPolicy",
+         "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": "UptimeCheckConfig",
+         "gcp:monitoring/notificationChannel:NotificationChannel": "NotificationChannel"}
+PULUMI_ONLY = {"project"}
+
+
+@cache
+def sdk() -> tuple[str, str]:
+    """(bundled python, SDK root) of the installed gcloud."""
+    with tempfile.TemporaryDirectory() as config:
+        info = subprocess.run([binary("gcloud"), "info", "--format=json"], capture_output=True, text=True,
+                              check=True, env={"PATH": "/usr/bin:/bin", "CLOUDSDK_CONFIG": config})
+    data = json.loads(info.stdout)
+    return data["basic"]["python_location"], data["installation"]["sdk_root"]
+
+
+def unknown_to_the_api(bodies: list[tuple[str, dict[str, Any]]]) -> list[list[str]]:
+    """Per body, the paths of fields or enum values Cloud Monitoring's v3 messages do not have."""
+    python, root = sdk()
+    done = subprocess.run([python, "-c", DECODE, root], input=json.dumps(bodies), capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result: list[list[str]] = json.loads(done.stdout)
+    return result
+
+
+def whole_numbers(value: Any) -> Any:
+    """The engine hands numbers over as floats (protobuf Struct); the API's ints are whole numbers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
+    return value
+
+
+def test_monitoring_resources_are_what_the_api_accepts() -> None:
+    run = run_stack("dev", overrides={f"{NS}:alerts": {"email": "ops@example.com"}})
+    bodies = [(KINDS[r.type], whole_numbers({k: v for k, v in r.inputs.items() if k not in PULUMI_ONLY}))
+              for r in run.resources if r.type in KINDS]
+    assert sorted(kind for kind, _ in bodies) == ["AlertPolicy", "AlertPolicy", "NotificationChannel",
+                                                  "UptimeCheckConfig"]
+    assert unknown_to_the_api(bodies) == [[]] * len(bodies)
+
+
+def test_the_check_finds_a_misspelled_field_and_an_unknown_enum_value() -> None:
+    policy = {"displayName": "x", "combiner": "OR", "conditions": [{"displayName": "c", "conditionThreshold": {
+        "filter": "f", "comparison": "COMPARISON_LT", "thresholdValu": 0.5, "duration": "60s",
+        "aggregations": [{"alignmentPeriod": "60s", "perSeriesAligner": "ALIGN_FRACTION_TRU"}]}}]}
+    check = {"checkerType": "VPC_CHECKERS", "tcpChek": {"port": 1}}
+    found = unknown_to_the_api([("AlertPolicy", policy), ("UptimeCheckConfig", check)])
+    assert found == [["AlertPolicy.conditions[0].conditionThreshold.thresholdValu",
+                      "AlertPolicy.conditions[0].conditionThreshold.aggregations[0].perSeriesAligner"],
+                     ["UptimeCheckConfig.tcpChek"]]
