@@ -41,10 +41,10 @@ class RegistryVmArgs:
     credentials: RegistryCredentials
     services: ProjectServices
     protect: bool
+    network: RegistryNetwork  # where the instances attach (subnetwork, tag, reserved addresses, NAT)
     tls_cert: pulumi.Output[str] | None = None
     tls_key: pulumi.Output[str] | None = None
     repository: ArtifactRepository | None = None  # its Docker Hub cache, if any, serves the image
-    network: RegistryNetwork | None = None  # where the VM attaches; required, last only for the defaults above
 
 
 class RegistryVm(pulumi.ComponentResource):
@@ -101,7 +101,6 @@ class RegistryVm(pulumi.ComponentResource):
             disk_storage, gc_units(args.registry, ref, disk_storage, schedule, gcr_host) if schedule else None))
 
         network = args.network
-        assert network is not None, "RegistryVm needs the RegistryNetwork it attaches to"
         waits: list[pulumi.Resource] = [*services.needs(COMPUTE), *grants]
         if network.nat is not None:
             waits.append(network.nat)  # the image may come from the internet
