@@ -127,7 +127,7 @@ def test_build_region_for_second_generation() -> None:
     assert run.outputs["imagePipeline"]["buildHistory"].startswith(
         "https://console.cloud.google.com/cloud-build/builds;region=europe-west1?")
     # The images still go to the repository in gcp:region.
-    assert run.one("gcp:artifactregistry/repository:Repository").inputs["location"] == "asia-northeast3"
+    assert run.one("gcp:artifactregistry/repository:Repository", "repository").inputs["location"] == "asia-northeast3"
 
 
 def test_build_region_defaults_to_the_stack_region(gen2: StackRun) -> None:
