@@ -185,6 +185,37 @@ def test_federation_providers_trust_github_with_conditions_on_the_repository(boo
     assert all(p.protect for p in bootstrap.of_type("gcp:iam/workloadIdentityPool:WorkloadIdentityPool"))
 
 
+def documented_limits(cls: type) -> dict[str, int]:
+    """camelCase input -> the length the installed SDK's docstring says it cannot exceed."""
+    import inspect
+
+    found = re.findall(r":param [\w.\[\]]+ (\w+): [^\n]*?Cannot exceed (\d+) characters", inspect.getsource(cls))
+    return {re.sub(r"_(\w)", lambda m: m[1].upper(), name): int(limit) for name, limit in found}
+
+
+def test_the_sdk_documents_the_name_limits() -> None:
+    import pulumi_gcp
+
+    for cls in (pulumi_gcp.iam.WorkloadIdentityPool, pulumi_gcp.iam.WorkloadIdentityPoolProvider):
+        assert documented_limits(cls) == {"displayName": 32, "description": 256}
+
+
+@pytest.mark.parametrize("branch", ["main", "release/" + "x" * 92])
+def test_pool_and_provider_names_fit_the_documented_limits(branch: str) -> None:
+    import pulumi_gcp
+
+    run = run_stack("ci", project_dir=BOOTSTRAP, overrides={"image-sharing-bootstrap:mainBranch": branch})
+    checked = 0
+    for cls, type_ in ((pulumi_gcp.iam.WorkloadIdentityPool, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool"),
+                       (pulumi_gcp.iam.WorkloadIdentityPoolProvider,
+                        "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider")):
+        for resource in run.of_type(type_):
+            for field, limit in documented_limits(cls).items():
+                assert 0 < len(resource.inputs[field]) <= limit, (resource.name, field, resource.inputs[field])
+                checked += 1
+    assert checked == 8
+
+
 def test_federation_waits_for_the_apis_it_calls(bootstrap: StackRun) -> None:
     for pool in bootstrap.of_type("gcp:iam/workloadIdentityPool:WorkloadIdentityPool"):
         assert {"gcp:projects/service:Service:bootstrap-apis-iam",

@@ -40,21 +40,24 @@ class GithubFederation(pulumi.ComponentResource):
             "attribute.repository_id": "assertion.repository_id",
             "attribute.ref": "assertion.ref",
         }
+        # Display names are capped at 32 characters (a branch name may be 100): the details go in descriptions.
         self.ci_pool, self.ci_provider = self._pool(
-            CI_POOL, "GitHub: any run of the repository", project, mapping,
-            repository_condition(repository, repository_id), depends_on)
+            CI_POOL, ("GitHub: any run", "Any GitHub Actions run of the repository, pull requests included"),
+            project, mapping, repository_condition(repository, repository_id), depends_on)
         self.main_pool, self.main_provider = self._pool(
-            MAIN_POOL, f"GitHub: {branch} runs in an environment", project,
+            MAIN_POOL, ("GitHub: deploys", f"GitHub Actions runs of the deploy workflow on {branch}, in an "
+                                           "environment"), project,
             {**mapping, "attribute.environment": "assertion.environment"},
             main_condition(repository, repository_id, branch), depends_on)
         self.register_outputs({"ciProvider": self.ci_provider.name, "mainProvider": self.main_provider.name})
 
-    def _pool(self, pool_id: str, display: str, project: str, mapping: dict[str, str], condition: str,
+    def _pool(self, pool_id: str, names: tuple[str, str], project: str, mapping: dict[str, str], condition: str,
               depends_on: list[pulumi.Resource]) -> tuple[gcp.iam.WorkloadIdentityPool,
                                                           gcp.iam.WorkloadIdentityPoolProvider]:
         # A deleted pool id stays reserved for 30 days: protect the pool rather than lose its name.
         pool = gcp.iam.WorkloadIdentityPool(
-            pool_id, workload_identity_pool_id=pool_id, project=project, display_name=display,
+            pool_id, workload_identity_pool_id=pool_id, project=project, display_name=names[0],
+            description=names[1],
             opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=depends_on))
         provider = gcp.iam.WorkloadIdentityPoolProvider(
             f"{pool_id}-github",
@@ -62,6 +65,7 @@ class GithubFederation(pulumi.ComponentResource):
             workload_identity_pool_provider_id="github",
             project=project,
             display_name="GitHub Actions",
+            description=names[1],
             attribute_mapping=mapping,
             attribute_condition=condition,
             oidc={"issuer_uri": ISSUER},
