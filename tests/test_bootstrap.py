@@ -92,8 +92,25 @@ def test_previews_read_state_and_deployers_write_only_their_own_stack(bootstrap:
         prefixes = re.findall(r"startsWith\('([^']+)'\)", condition)
         objects = f"projects/_/buckets/{bucket}/objects/.pulumi"
         assert prefixes == [f"{objects}/stacks/image-sharing/{stack}.json", f"{objects}/backups/image-sharing/{stack}/",
-                            f"{objects}/history/image-sharing/{stack}/", f"{objects}/locks/image-sharing/{stack}/"]
+                            f"{objects}/history/image-sharing/{stack}/",
+                            f"{objects}/locks/organization/image-sharing/{stack}/"]
         assert not any(f"/{other}" in p for p in prefixes)
+        # The objects the CLI writes for the stack (lock.go, store.go, state.go), and the other stack's.
+        lock_id = "0f8fad5b-d9cb-469f-a165-70867728950e"
+        own = [f".pulumi/stacks/image-sharing/{stack}.json", f".pulumi/stacks/image-sharing/{stack}.json.gz.bak",
+               f".pulumi/locks/organization/image-sharing/{stack}/{lock_id}.json",
+               f".pulumi/history/image-sharing/{stack}/{stack}-1700000000.history.json",
+               f".pulumi/backups/image-sharing/{stack}/{stack}.1700000000.json"]
+        assert [o for o in own if not allows(condition, f"projects/_/buckets/{bucket}/objects/{o}")] == []
+        theirs = [o.replace(f"/{stack}", f"/{other}") for o in own] + [f".pulumi/stacks/image-sharing/{stack}2.json"]
+        assert [o for o in theirs if allows(condition, f"projects/_/buckets/{bucket}/objects/{o}")] == []
+
+
+def allows(condition: str, resource_name: str) -> bool:
+    """Evaluates an IAM condition on Cloud Storage as IAM does, for a resource of that name."""
+    env = celpy.Environment()
+    program = env.program(env.compile(condition))
+    return bool(program.evaluate({"resource": celpy.json_to_cel({"name": resource_name})}))
 
 
 # --- federation -------------------------------------------------------------------------------------

@@ -17,10 +17,12 @@ STATE_WRITER = "roles/storage.objectUser"
 
 
 def state_paths(bucket: str, program: str, stack: str) -> tuple[str, ...]:
-    """Object name prefixes a DIY (gs://) backend writes for one stack of one project."""
+    """Object name prefixes a DIY (gs://) backend writes for one stack of one project (pulumi/pulumi
+    pkg/backend/diy: store.go's StackBasePath + `.json[.gz|.zst][.bak]`, BackupDir and HistoryDir; lock.go
+    keys locks by the stack's fully qualified name, `organization/PROJECT/STACK`)."""
     base = f"projects/_/buckets/{bucket}/objects/.pulumi"
     return (f"{base}/stacks/{program}/{stack}.json", f"{base}/backups/{program}/{stack}/",
-            f"{base}/history/{program}/{stack}/", f"{base}/locks/{program}/{stack}/")
+            f"{base}/history/{program}/{stack}/", f"{base}/locks/organization/{program}/{stack}/")
 
 
 def prefix_condition(prefixes: tuple[str, ...]) -> str:
