@@ -258,9 +258,20 @@ def test_deployers_hold_the_derived_roles_on_their_own_project_only(bootstrap: S
                                ".hasOnly(['roles/logging.logWriter', 'roles/monitoring.metricWriter', "
                                "'roles/cloudbuild.builds.approver', 'roles/ondemandscanning.admin', "
                                "'roles/servicedirectory.pscAuthorizedService'])",
-            roles.STORAGE_ADMIN: f"!resource.name.startsWith('projects/_/buckets/{HOST}-pulumi-state')",
+            roles.STORAGE_ADMIN: roles.storage_condition(f"{HOST}-pulumi-state"),
         }
     assert bootstrap.outputs["deployRoles"] == list(roles.deploy_roles())
+
+
+@pytest.mark.parametrize("resource_name, allowed", [
+    ("projects/_/buckets/state", False),
+    ("projects/_/buckets/state/objects/.pulumi/stacks/image-sharing/prod.json", False),
+    ("projects/_/buckets/state2", True),  # a bucket whose name only starts with the state bucket's
+    ("projects/_/buckets/state2/objects/docker/registry/v2/x", True),
+    ("projects/_/buckets/registry", True),
+])
+def test_the_storage_admin_condition_excludes_the_state_bucket_only(resource_name: str, allowed: bool) -> None:
+    assert allows(roles.storage_condition("state"), resource_name) is allowed
 
 
 def test_no_identity_is_owner_editor_or_token_creator(bootstrap: StackRun) -> None:

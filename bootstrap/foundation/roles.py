@@ -80,7 +80,9 @@ def deploy_roles() -> tuple[str, ...]:
 
 def storage_condition(state_bucket: str) -> str:
     """IAM condition (CEL): every bucket of the stack's project but the state bucket, should they share one."""
-    return f"!resource.name.startsWith('projects/_/buckets/{state_bucket}')"
+    bucket = f"projects/_/buckets/{state_bucket}"
+    # The bucket and its objects, not every bucket whose name merely starts with the same letters.
+    return f"!(resource.name == '{bucket}' || resource.name.startsWith('{bucket}/'))"
 
 
 def project_iam_condition() -> str:
