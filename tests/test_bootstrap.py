@@ -202,6 +202,13 @@ def test_federation_providers_trust_github_with_conditions_on_the_repository(boo
     assert all(p.protect for p in bootstrap.of_type("gcp:iam/workloadIdentityPool:WorkloadIdentityPool"))
 
 
+def test_pools_and_providers_are_protected(bootstrap: StackRun) -> None:
+    """Their ids stay reserved for 30 days after a deletion."""
+    federation = [*bootstrap.of_type("gcp:iam/workloadIdentityPool:WorkloadIdentityPool"),
+                  *bootstrap.of_type("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider")]
+    assert len(federation) == 4 and [r.name for r in federation if not r.protect] == []
+
+
 def documented_limits(cls: type) -> dict[str, int]:
     """camelCase input -> the length the installed SDK's docstring says it cannot exceed."""
     import inspect

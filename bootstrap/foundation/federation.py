@@ -54,7 +54,8 @@ class GithubFederation(pulumi.ComponentResource):
     def _pool(self, pool_id: str, names: tuple[str, str], project: str, mapping: dict[str, str], condition: str,
               depends_on: list[pulumi.Resource]) -> tuple[gcp.iam.WorkloadIdentityPool,
                                                           gcp.iam.WorkloadIdentityPoolProvider]:
-        # A deleted pool id stays reserved for 30 days: protect the pool rather than lose its name.
+        # A deleted pool or provider id stays reserved for 30 days: protect both rather than lose the names
+        # the workflows' variables carry.
         pool = gcp.iam.WorkloadIdentityPool(
             pool_id, workload_identity_pool_id=pool_id, project=project, display_name=names[0],
             description=names[1],
@@ -69,7 +70,7 @@ class GithubFederation(pulumi.ComponentResource):
             attribute_mapping=mapping,
             attribute_condition=condition,
             oidc={"issuer_uri": ISSUER},
-            opts=pulumi.ResourceOptions(parent=self))
+            opts=pulumi.ResourceOptions(parent=self, protect=True))
         return pool, provider
 
     def any_run(self) -> pulumi.Output[str]:
