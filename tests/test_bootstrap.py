@@ -251,7 +251,9 @@ def test_federation_waits_for_the_apis_it_calls(bootstrap: StackRun) -> None:
 def test_previews_hold_read_only_roles_on_their_own_project(bootstrap: StackRun) -> None:
     for stack in ("dev", "prod"):
         grants = grants_to(bootstrap, "gcp:projects/iAMMember:IAMMember", f"{stack}-preview")
-        assert {(g["project"], g["role"]) for g in grants} == {(PROJECTS[stack], "roles/viewer")}
+        assert {(g["project"], g["role"]) for g in grants} == {
+            (PROJECTS[stack], "roles/viewer"), (PROJECTS[stack], "roles/serviceusage.serviceUsageConsumer")}
+        assert not any("condition" in g for g in grants)
 
 
 def test_deployers_hold_the_derived_roles_on_their_own_project_only(bootstrap: StackRun) -> None:

@@ -106,3 +106,13 @@ def test_the_deployer_may_grant_exactly_the_project_roles_the_program_grants(dev
 def test_attaching_service_accounts_needs_act_as() -> None:
     for type_ in ("gcp:compute/instance:Instance", "gcp:cloudbuild/trigger:Trigger"):
         assert roles.ACT_AS in roles.DEPLOY_ROLES_BY_TYPE[type_]
+
+
+def test_previews_may_bill_calls_to_the_project_when_a_provider_asks_to() -> None:
+    """user_project_override sends X-Goog-User-Project, which needs serviceusage.services.use."""
+    overriding = [r.name for r in every_feature().of_type("pulumi:providers:gcp")
+                  if str(r.inputs.get("userProjectOverride")).lower() == "true"]
+    assert overriding == ["gcp-billing"]
+    assert roles.QUOTA_USER in roles.PREVIEW_ROLES
+    assert roles.QUOTA_USER == "roles/serviceusage.serviceUsageConsumer"
+    assert "roles/serviceusage.serviceUsageAdmin" in roles.deploy_roles()  # includes services.use

@@ -70,8 +70,11 @@ GRANTABLE_PROJECT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWr
                            "roles/cloudbuild.builds.approver", "roles/ondemandscanning.admin",
                            # Cloud Monitoring's agent reaches the registry VM's network for the uptime check.
                            "roles/servicedirectory.pscAuthorizedService")
-# `pulumi preview` without --refresh reads the state and the project, and changes nothing.
-PREVIEW_ROLES = ("roles/viewer",)
+# `pulumi preview` without --refresh reads the state and the project, and changes nothing. A provider with
+# user_project_override (the budget's billing provider) bills its calls to the project, which needs
+# serviceusage.services.use: viewer lacks it, the deployer has it through serviceUsageAdmin.
+QUOTA_USER = "roles/serviceusage.serviceUsageConsumer"
+PREVIEW_ROLES = ("roles/viewer", QUOTA_USER)
 
 
 def deploy_roles() -> tuple[str, ...]:
