@@ -52,7 +52,9 @@ for stack in STACKS:
         account_id=f"ci-{stack}-deploy", description=f"pulumi up of {stack}",
         host_project=host, target_project=project, roles=roles.deploy_roles(),
         principal=federation.environment_run(stack), key=keys[stack],
-        key_role="roles/cloudkms.cryptoKeyEncrypterDecrypter", state=state,
+        # Decrypt only: KMS encrypts just the stack's data key, once, at `pulumi stack init` (by the owner);
+        # `pulumi up` decrypts that key and encrypts secrets locally with it (pkg/secrets/cloud/manager.go).
+        key_role="roles/cloudkms.cryptoKeyDecrypter", state=state,
         state_writes=state_paths(state.name, settings.bootstrap.program_project, stack),
         conditions=deploy_conditions, apis=[apis["iam.googleapis.com"], *stack_apis[stack]]), opts)
 

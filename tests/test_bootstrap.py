@@ -64,15 +64,15 @@ def test_one_protected_undeletable_key_per_stack(bootstrap: StackRun) -> None:
                                     f"pulumi-{stack}/cryptoKeys/stack-secrets")
 
 
-def test_each_stack_key_is_used_only_by_its_own_identities(bootstrap: StackRun) -> None:
+def test_each_stack_key_is_used_only_by_its_own_identities_and_only_to_decrypt(bootstrap: StackRun) -> None:
     key_ids = {r.name.removesuffix("-key"): f"{r.name}-id" for r in bootstrap.of_type("gcp:kms/cryptoKey:CryptoKey")}
     uses = {(r.inputs["cryptoKeyId"], r.inputs["member"], r.inputs["role"])
             for r in bootstrap.of_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")}
     assert uses == {
         (key_ids["dev"], f"serviceAccount:{email('dev-preview')}", "roles/cloudkms.cryptoKeyDecrypter"),
-        (key_ids["dev"], f"serviceAccount:{email('dev-deploy')}", "roles/cloudkms.cryptoKeyEncrypterDecrypter"),
+        (key_ids["dev"], f"serviceAccount:{email('dev-deploy')}", "roles/cloudkms.cryptoKeyDecrypter"),
         (key_ids["prod"], f"serviceAccount:{email('prod-preview')}", "roles/cloudkms.cryptoKeyDecrypter"),
-        (key_ids["prod"], f"serviceAccount:{email('prod-deploy')}", "roles/cloudkms.cryptoKeyEncrypterDecrypter"),
+        (key_ids["prod"], f"serviceAccount:{email('prod-deploy')}", "roles/cloudkms.cryptoKeyDecrypter"),
     }
 
 
