@@ -27,7 +27,8 @@ for stack in STACKS:
     project_apis = apis if settings.stack_project(stack) == host else Apis(
         f"{stack}-apis", settings.stack_project(stack), STACK_APIS, opts)
     stack_apis[stack] = [project_apis[api] for api in STACK_APIS]
-state = StateBucket("state", settings.state_bucket, region, host, apis["storage.googleapis.com"], opts)
+state = StateBucket("state", settings.state_bucket, region, host, apis["storage.googleapis.com"],
+                    (settings.bootstrap.state_noncurrent_days, settings.bootstrap.state_newer_versions), opts)
 federation = GithubFederation(
     "github", host, repo, settings.bootstrap.github_repository_id, settings.bootstrap.main_branch,
     depends_on=[apis["iam.googleapis.com"], apis["sts.googleapis.com"]], opts=opts)

@@ -49,6 +49,28 @@ def test_state_bucket_is_versioned_private_and_protected(bootstrap: StackRun) ->
     assert "gcp:projects/service:Service:bootstrap-apis-storage" in bootstrap.deps_of(bucket)
 
 
+@pytest.mark.parametrize("overrides, days, newer", [
+    ({}, 30, 10),
+    ({"image-sharing-bootstrap:stateNoncurrentDays": "90", "image-sharing-bootstrap:stateNewerVersions": "3"}, 90, 3),
+])
+def test_replaced_state_versions_expire_only_when_old_and_superseded(overrides: dict[str, str], days: int,
+                                                                      newer: int) -> None:
+    bucket = run_stack("ci", project_dir=BOOTSTRAP, overrides=overrides).one("gcp:storage/bucket:Bucket")
+    # One rule, so both conditions must hold: never the live object, never a recent or a last few version.
+    assert bucket.inputs["lifecycleRules"] == [{
+        "action": {"type": "Delete"},
+        "condition": {"withState": "ARCHIVED", "daysSinceNoncurrentTime": days, "numNewerVersions": newer}}]
+
+
+def test_a_zero_retention_is_refused() -> None:
+    """The provider drops a 0 condition, which would delete every replaced version at once."""
+    with pytest.raises(SettingsError) as err:
+        run_stack("ci", project_dir=BOOTSTRAP, overrides={"image-sharing-bootstrap:stateNewerVersions": "0",
+                                                          "image-sharing-bootstrap:stateNoncurrentDays": "0"})
+    assert sorted(p.key for p in err.value.problems) == [
+        "image-sharing-bootstrap:stateNewerVersions", "image-sharing-bootstrap:stateNoncurrentDays"]
+
+
 def test_one_protected_undeletable_key_per_stack(bootstrap: StackRun) -> None:
     rings = {r.inputs["name"]: r for r in bootstrap.of_type("gcp:kms/keyRing:KeyRing")}
     keys = bootstrap.of_type("gcp:kms/cryptoKey:CryptoKey")

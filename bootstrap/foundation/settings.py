@@ -59,6 +59,11 @@ class BootstrapSettings:
                                        check=matches(BUCKET, "a GCS bucket name"))
     main_branch: str = setting("main", doc="The branch whose runs may deploy.",
                                check=matches(BRANCH, "a branch name"))
+    # 0 would be dropped by the provider (the rule would then delete every noncurrent version at once).
+    state_noncurrent_days: int = setting(30, doc="Keep a replaced state object version at least this many days.",
+                                         check=positive)
+    state_newer_versions: int = setting(10, doc="Keep at least this many newer versions of each state object.",
+                                        check=positive)
     program_project: str = setting("image-sharing", doc="The main program's Pulumi project name (state paths).",
                                    check=matches(PULUMI_PROJECT, "a Pulumi project name"))
 
