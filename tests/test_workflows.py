@@ -63,6 +63,8 @@ def test_pull_requests_get_a_policy_checked_dev_preview() -> None:
     assert list(workflow[True]) == ["pull_request"]  # YAML reads the key `on` as True
     preview = workflow["jobs"]["preview"]
     assert preview["needs"] == "checks"
+    # Pull requests from forks run the checks only: GitHub gives them no variables and no federated token.
+    assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
     [pulumi] = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
     assert pulumi["with"]["command"] == "preview" and pulumi["with"]["stack-name"] == "dev"
     assert pulumi["with"]["policyPacks"] == "policy"
