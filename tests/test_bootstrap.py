@@ -140,11 +140,15 @@ def allows(condition: str, resource_name: str) -> bool:
 def token(**claims: str) -> dict[str, str]:
     """The claims GitHub puts in a run's OIDC token that the conditions read."""
     base = {"repository": REPO, "repository_id": REPO_ID, "ref": "refs/heads/main", "ref_type": "branch",
-            "sub": f"repo:{REPO}:ref:refs/heads/main"}
+            "sub": f"repo:{REPO}:ref:refs/heads/main", "event_name": "push",
+            "workflow_ref": f"{REPO}/.github/workflows/deploy.yml@refs/heads/main"}
     return {**base, **claims}
 
 
-PULL_REQUEST = token(ref="refs/pull/7/merge", sub=f"repo:{REPO}:pull_request")
+PULL_REQUEST = token(ref="refs/pull/7/merge", sub=f"repo:{REPO}:pull_request", event_name="pull_request",
+                     workflow_ref=f"{REPO}/.github/workflows/pull-request.yml@refs/pull/7/merge")
+PROD = {"environment": "prod", "sub": f"repo:{REPO}:environment:prod"}
+PROD_PREVIEW = {"environment": "prod-preview", "sub": f"repo:{REPO}:environment:prod-preview"}
 MAIN_IN = {env: token(environment=env, sub=f"repo:{REPO}:environment:{env}") for env in ("dev", "prod-preview", "prod")}
 RUNS = {
     "pull request": PULL_REQUEST,
@@ -159,6 +163,19 @@ RUNS = {
     "same name, other repository id": token(repository_id="999", environment="prod",
                                             sub=f"repo:{REPO}:environment:prod"),
     "other repository": token(repository="someone/else", environment="prod", sub="repo:someone/else:environment:prod"),
+    # pull_request_target runs the base branch's workflow on main, with a pull request's input at hand.
+    "pull_request_target workflow on main in prod-preview": token(
+        **PROD_PREVIEW, event_name="pull_request_target",
+        workflow_ref=f"{REPO}/.github/workflows/label.yml@refs/heads/main"),
+    "deploy.yml on main, event pull_request_target": token(**PROD_PREVIEW, event_name="pull_request_target"),
+    "another workflow pushed on main in prod": token(
+        **PROD, workflow_ref=f"{REPO}/.github/workflows/other.yml@refs/heads/main"),
+    "deploy.yml of a feature branch in prod": token(
+        **PROD, workflow_ref=f"{REPO}/.github/workflows/deploy.yml@refs/heads/feature"),
+    "deploy.yml dispatched on main in prod": token(**PROD, event_name="workflow_dispatch"),
+    "deploy.yml scheduled on main in prod": token(**PROD, event_name="schedule"),
+    "main in prod without workflow claims": {k: v for k, v in token(**PROD).items()
+                                              if k not in ("workflow_ref", "event_name")},
 }
 
 
@@ -206,6 +223,13 @@ def who_can_become(run: StackRun, claims: dict[str, str]) -> set[str]:
     ("main in prod", {"dev-preview", "prod-deploy"}),
     ("same name, other repository id", set()),
     ("other repository", set()),
+    ("pull_request_target workflow on main in prod-preview", {"dev-preview"}),
+    ("deploy.yml on main, event pull_request_target", {"dev-preview"}),
+    ("another workflow pushed on main in prod", {"dev-preview"}),
+    ("deploy.yml of a feature branch in prod", {"dev-preview"}),
+    ("deploy.yml dispatched on main in prod", {"dev-preview", "prod-deploy"}),
+    ("deploy.yml scheduled on main in prod", {"dev-preview"}),
+    ("main in prod without workflow claims", {"dev-preview"}),
 ])
 def test_who_can_become_which_identity(bootstrap: StackRun, run_name: str, expected: set[str]) -> None:
     assert who_can_become(bootstrap, RUNS[run_name]) == expected
@@ -260,6 +284,13 @@ def test_pool_and_provider_names_fit_the_documented_limits(branch: str) -> None:
                 assert 0 < len(resource.inputs[field]) <= limit, (resource.name, field, resource.inputs[field])
                 checked += 1
     assert checked == 8
+
+
+def test_the_deploy_pool_trusts_the_deploy_workflow_on_its_own_events() -> None:
+    from foundation.federation import DEPLOY_EVENTS, DEPLOY_WORKFLOW
+
+    deploy = yaml.safe_load((ROOT / DEPLOY_WORKFLOW).read_text())
+    assert sorted(deploy[True]) == sorted(DEPLOY_EVENTS)  # YAML reads the key `on` as True
 
 
 def test_federation_waits_for_the_apis_it_calls(bootstrap: StackRun) -> None:

@@ -4,9 +4,10 @@ Two pools, because an IAM principal can match only one attribute and GitHub's de
 environment job (`repo:OWNER/REPO:environment:NAME`) does not say which branch ran it:
 - `github-ci` accepts any run of this repository (pull requests included); only the dev preview
   identity trusts it.
-- `github-main` accepts only runs of the main branch inside a named environment; the deploy identities
-  and the prod preview identity trust it, each for one environment. A pull request that names an
-  environment still runs on `refs/pull/N/merge`, so this pool refuses its token."""
+- `github-main` accepts only runs of deploy.yml on the main branch (pushed or dispatched) inside a named
+  environment; the deploy identities and the prod preview identity trust it, each for one environment.
+  A pull request that names an environment still runs on `refs/pull/N/merge`, so this pool refuses its
+  token."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ import pulumi_gcp as gcp
 ISSUER = "https://token.actions.githubusercontent.com"
 CI_POOL, MAIN_POOL = "github-ci", "github-main"
 ENVIRONMENTS = ("dev", "prod-preview", "prod")
+# The one workflow, and the events it runs on, whose runs may deploy: another workflow on main (a
+# pull_request_target one runs there too, with a pull request's input) cannot name an environment and pass.
+DEPLOY_WORKFLOW = ".github/workflows/deploy.yml"
+DEPLOY_EVENTS = ("push", "workflow_dispatch")
 
 
 def repository_condition(repository: str, repository_id: int) -> str:
@@ -25,8 +30,11 @@ def repository_condition(repository: str, repository_id: int) -> str:
 
 def main_condition(repository: str, repository_id: int, branch: str) -> str:
     environments = ", ".join(f"'{e}'" for e in ENVIRONMENTS)
+    events = ", ".join(f"'{e}'" for e in DEPLOY_EVENTS)
     return (f"{repository_condition(repository, repository_id)} && assertion.ref == 'refs/heads/{branch}'"
-            f" && assertion.ref_type == 'branch' && assertion.environment in [{environments}]")
+            f" && assertion.ref_type == 'branch' && assertion.environment in [{environments}]"
+            f" && assertion.workflow_ref == '{repository}/{DEPLOY_WORKFLOW}@refs/heads/{branch}'"
+            f" && assertion.event_name in [{events}]")
 
 
 class GithubFederation(pulumi.ComponentResource):
