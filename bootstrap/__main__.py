@@ -78,7 +78,7 @@ pulumi.export("stackInit", pulumi.Output.all(*[keys[s].secrets_provider for s in
         shlex.join(["pulumi", "stack", "init", stack, "--secrets-provider", url])
         for stack, url in zip(STACKS, urls, strict=True)])))
 pulumi.export("githubEnvironments", "\n".join(
-    environment_commands(repo, ENVIRONMENTS, settings.bootstrap.main_branch)))
+    environment_commands(repo, ENVIRONMENTS, settings.bootstrap.main_branch, {"prod": settings.prod_reviewers})))
 pulumi.export("githubVariables", variable_commands(repo, variables).apply("\n".join))
 pulumi.export("serviceAccounts", {name: identity.email for name, identity in identities.items()})
 pulumi.export("deployRoles", list(roles.deploy_roles()))

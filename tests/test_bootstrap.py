@@ -430,14 +430,45 @@ def test_stack_init_commands_use_the_bucket_and_each_stack_key(bootstrap: StackR
         ["pulumi", "stack", "init", stack, "--secrets-provider", providers[stack]] for stack in ("dev", "prod")]
 
 
+def environment_bodies(run: StackRun) -> dict[str, dict[str, Any]]:
+    """Environment -> the JSON body its printed `printf '%s' BODY | gh api --method PUT PATH --input -` sends."""
+    bodies = {}
+    for command in run.outputs["githubEnvironments"].splitlines():
+        if " | " not in command:
+            continue
+        printf, gh = (shlex.split(part) for part in command.split(" | "))
+        assert printf[:2] == ["printf", "%s"] and len(printf) == 3
+        assert gh[:4] == ["gh", "api", "--method", "PUT"] and gh[5:] == ["--input", "-"]
+        bodies[gh[4].removeprefix(f"repos/{REPO}/environments/")] = json.loads(printf[2])
+    return bodies
+
+
 def test_environments_are_created_deployable_from_main_only(bootstrap: StackRun) -> None:
-    commands = [shlex.split(c) for c in bootstrap.outputs["githubEnvironments"].splitlines()]
-    created = [c[4].rsplit("/", 1)[1] for c in commands if c[3] == "PUT"]
-    assert created == ["dev", "prod-preview", "prod"]
-    policies = [c for c in commands if c[3] == "POST"]
-    assert [c[4] for c in policies] == [
-        f"repos/{REPO}/environments/{env}/deployment-branch-policies" for env in created]
-    assert all(c[5:] == ["-f", "name=main", "-f", "type=branch"] for c in policies)
+    commands = [shlex.split(c) for c in bootstrap.outputs["githubEnvironments"].splitlines() if " | " not in c]
+    bodies = environment_bodies(bootstrap)
+    assert list(bodies) == ["dev", "prod-preview", "prod"]
+    assert all(b["deployment_branch_policy"] == {"protected_branches": False, "custom_branch_policies": True}
+               for b in bodies.values())
+    assert [c[4] for c in commands] == [
+        f"repos/{REPO}/environments/{env}/deployment-branch-policies" for env in bodies]
+    assert all(c[:4] == ["gh", "api", "--method", "POST"] and c[5:] == ["-f", "name=main", "-f", "type=branch"]
+               for c in commands)
+
+
+def test_prod_waits_for_a_reviewer_who_did_not_start_the_run() -> None:
+    run = run_stack("ci", project_dir=BOOTSTRAP, overrides={
+        "image-sharing-bootstrap:prodReviewers": "User:1234567,Team:89"})
+    bodies = environment_bodies(run)
+    assert bodies["prod"]["prevent_self_review"] is True
+    assert bodies["prod"]["reviewers"] == [{"type": "User", "id": 1234567}, {"type": "Team", "id": 89}]
+    assert [env for env, body in bodies.items() if "reviewers" in body] == ["prod"]
+
+
+@pytest.mark.parametrize("reviewers", ["", "user:1", "User:alice", "User:1,", ",".join(["User:1"] * 7)])
+def test_bad_reviewers_are_refused(reviewers: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        run_stack("ci", project_dir=BOOTSTRAP, overrides={"image-sharing-bootstrap:prodReviewers": reviewers})
+    assert [p.key for p in err.value.problems] == ["image-sharing-bootstrap:prodReviewers"]
 
 
 # --- settings ------------------------------------------------------------------------------------------

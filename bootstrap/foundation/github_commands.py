@@ -3,6 +3,7 @@ workflows read (tests/test_bootstrap.py checks both directions against .github/w
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 
@@ -25,16 +26,22 @@ def variable_commands(repository: str, variables: list[Variable]) -> pulumi.Outp
         lambda values: [command(v, value) for v, value in zip(variables, values, strict=True)])
 
 
-def environment_commands(repository: str, environments: tuple[str, ...], branch: str) -> list[str]:
-    """Creates each environment, deployable from `branch` only. Required reviewers (on prod) need user
-    ids, so they are added in Settings -> Environments (docs/bootstrap.md)."""
+def environment_commands(repository: str, environments: tuple[str, ...], branch: str,
+                         reviewers: dict[str, list[tuple[str, int]]]) -> list[str]:
+    """Creates each environment, deployable from `branch` only; an environment in `reviewers` waits for
+    one of them to approve each run, and never for the person who started it (prevent_self_review).
+    The body goes in as JSON on stdin: gh's -F fields cannot build an array of objects."""
     commands = []
     for env in environments:
         path = f"repos/{repository}/environments/{env}"
+        body: dict[str, object] = {
+            "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True}}
+        if env in reviewers:
+            body |= {"prevent_self_review": True,
+                     "reviewers": [{"type": kind, "id": id_} for kind, id_ in reviewers[env]]}
         commands += [
-            shlex.join(["gh", "api", "--method", "PUT", path,
-                        "-F", "deployment_branch_policy[protected_branches]=false",
-                        "-F", "deployment_branch_policy[custom_branch_policies]=true"]),
+            " | ".join([shlex.join(["printf", "%s", json.dumps(body, separators=(",", ":"))]),
+                        shlex.join(["gh", "api", "--method", "PUT", path, "--input", "-"])]),
             shlex.join(["gh", "api", "--method", "POST", f"{path}/deployment-branch-policies",
                         "-f", f"name={branch}", "-f", "type=branch"]),
         ]

@@ -15,6 +15,8 @@ PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]$")
 GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
+# GitHub lists up to six required reviewers, each a user or a team, by numeric id.
+REVIEWERS = re.compile(r"^(User|Team):[1-9][0-9]*(,(User|Team):[1-9][0-9]*){0,5}$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,100}$")
 PULUMI_PROJECT = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 STACKS = ("dev", "prod")
@@ -55,6 +57,10 @@ class BootstrapSettings:
     github_repository_id: int = setting(doc="Numeric repository id: `gh api repos/OWNER/REPO --jq .id`.",
                                         check=positive)
     stacks: Stacks = setting(doc="The main program's GCP stacks, each in its own project.")
+    prod_reviewers: str = setting(
+        doc="Who approves prod deploys: `User:ID,Team:ID` (1 to 6; `gh api users/NAME --jq .id`, "
+            "`gh api orgs/ORG/teams/SLUG --jq .id`).",
+        check=matches(REVIEWERS, "User:ID or Team:ID, comma-separated, 1 to 6 of them"))
     state_bucket: str | None = setting(None, doc="State bucket name. Unset: PROJECT-pulumi-state.",
                                        check=matches(BUCKET, "a GCS bucket name"))
     main_branch: str = setting("main", doc="The branch whose runs may deploy.",
@@ -76,6 +82,10 @@ class Settings:
     @property
     def state_bucket(self) -> str:
         return self.bootstrap.state_bucket or f"{self.gcp.project}-pulumi-state"
+
+    @property
+    def prod_reviewers(self) -> list[tuple[str, int]]:
+        return [(kind, int(id_)) for kind, id_ in (r.split(":") for r in self.bootstrap.prod_reviewers.split(","))]
 
     def stack_project(self, stack: str) -> str:
         target: StackTarget = getattr(self.bootstrap.stacks, stack)
