@@ -23,9 +23,8 @@ opts = pulumi.ResourceOptions(providers=[gcp.Provider("gcp", project=host, regio
 apis = Apis("bootstrap-apis", host, BOOTSTRAP_APIS, opts)
 stack_apis: dict[str, list[pulumi.Resource]] = {}
 for stack in STACKS:
-    # prod's project may be the bootstrap's own: each API is enabled once per project.
-    project_apis = apis if settings.stack_project(stack) == host else Apis(
-        f"{stack}-apis", settings.stack_project(stack), STACK_APIS, opts)
+    # Each stack's project is neither the host nor the other stack's (settings._cross_checks).
+    project_apis = Apis(f"{stack}-apis", settings.stack_project(stack), STACK_APIS, opts)
     stack_apis[stack] = [project_apis[api] for api in STACK_APIS]
 state = StateBucket("state", settings.state_bucket, region, host, apis["storage.googleapis.com"],
                     (settings.bootstrap.state_noncurrent_days, settings.bootstrap.state_newer_versions), opts)

@@ -357,9 +357,11 @@ def test_bootstrap_apis_are_enabled_and_never_disabled(bootstrap: StackRun) -> N
     host = {s.inputs["service"] for s in services if s.inputs["project"] == HOST}
     assert host == set(BOOTSTRAP_APIS) == {f"{api}.googleapis.com" for api in (
         "serviceusage", "cloudresourcemanager", "iam", "iamcredentials", "sts", "cloudkms", "storage")}
-    # The dev project (not the bootstrap's) gets the two a deployer needs to enable the rest itself.
-    dev = {s.inputs["service"] for s in services if s.inputs["project"] == PROJECTS["dev"]}
-    assert dev == {"serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com"}
+    # Each stack's project (not the bootstrap's) gets the two a deployer needs to enable the rest itself.
+    assert HOST not in PROJECTS.values()
+    for stack in ("dev", "prod"):
+        enabled = {s.inputs["service"] for s in services if s.inputs["project"] == PROJECTS[stack]}
+        assert enabled == {"serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com"}
     assert all(s.inputs["disableOnDestroy"] is False for s in services)
 
 
@@ -502,6 +504,7 @@ def test_required_keys_are_named_when_missing() -> None:
 @pytest.mark.parametrize("dev, prod, bad_key", [
     ("image-sharing-one", "image-sharing-one", "stacks.prod.project"),
     (HOST, "image-sharing-other", "stacks.dev.project"),
+    ("image-sharing-other", HOST, "stacks.prod.project"),  # prod's deployer could rewrite the CI identities
 ])
 def test_stacks_need_projects_of_their_own(dev: str, prod: str, bad_key: str) -> None:
     with pytest.raises(SettingsError) as err:
@@ -509,6 +512,8 @@ def test_stacks_need_projects_of_their_own(dev: str, prod: str, bad_key: str) ->
             "image-sharing-bootstrap:stacks": json.dumps({"dev": {"project": dev}, "prod": {"project": prod}})})
     assert [p.key for p in err.value.problems] == [f"image-sharing-bootstrap:{bad_key}"]
     assert registered_by_last_failure() == []
+    if HOST in (dev, prod):
+        assert "give the bootstrap a project of its own" in str(err.value)
 
 
 def test_the_stack_file_runs_as_committed(bootstrap: StackRun) -> None:

@@ -104,10 +104,14 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
     if dev == prod:
         problems.append(Problem(f"{ns}:stacks.prod.project", prod,
                                 "a project other than dev's: dev's deployer could act as prod's accounts"))
-    if dev == s.gcp.project:
-        problems.append(Problem(f"{ns}:stacks.dev.project", dev,
-                                f"a project other than gcp:project ({s.gcp.project}), which holds the CI "
-                                "identities dev's deployer could otherwise act as"))
+    # A deployer holds serviceAccountAdmin and serviceAccountUser on its stack's project: there it could
+    # rewrite the CI identities' own IAM or act as them. gcp:project is a dedicated CI/admin project.
+    for stack, project in (("dev", dev), ("prod", prod)):
+        if project == s.gcp.project:
+            problems.append(Problem(f"{ns}:stacks.{stack}.project", project,
+                                    f"a project other than gcp:project ({s.gcp.project}), which holds the CI "
+                                    f"identities and the state: {stack}'s deployer could take them over; give "
+                                    "the bootstrap a project of its own"))
 
 
 def _decode(raw: Any) -> Any:
