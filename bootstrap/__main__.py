@@ -9,7 +9,7 @@ import pulumi_gcp as gcp
 from foundation import roles
 from foundation.federation import ENVIRONMENTS, GithubFederation
 from foundation.github_commands import Variable, environment_commands, variable_commands
-from foundation.identity import CiIdentity, Condition, IdentityArgs, state_paths
+from foundation.identity import CiIdentity, Condition, IdentityArgs, read_condition, state_paths
 from foundation.services import BOOTSTRAP_APIS, STACK_APIS, Apis
 from foundation.settings import STACKS, load_settings
 from foundation.stack_key import StackKey
@@ -43,10 +43,12 @@ for stack in STACKS:
     project = settings.stack_project(stack)
     # dev previews run on every pull request; prod's only on main, before the approval (docs/bootstrap.md).
     preview_principal = federation.any_run() if stack == "dev" else federation.environment_run("prod-preview")
+    # Pull requests run unreviewed code as dev's preview identity: it reads dev's state only.
+    reads = read_condition(state.name, settings.bootstrap.program_project, stack) if stack == "dev" else None
     identities[f"{stack}-preview"] = CiIdentity(f"{stack}-preview", IdentityArgs(
         account_id=f"ci-{stack}-preview", description=f"pulumi preview of {stack} (read-only)",
         host_project=host, target_project=project, roles=roles.PREVIEW_ROLES, principal=preview_principal,
-        key=keys[stack], key_role="roles/cloudkms.cryptoKeyDecrypter", state=state,
+        key=keys[stack], key_role="roles/cloudkms.cryptoKeyDecrypter", state=state, state_reads=reads,
         apis=[apis["iam.googleapis.com"], *stack_apis[stack]]), opts)
     identities[f"{stack}-deploy"] = CiIdentity(f"{stack}-deploy", IdentityArgs(
         account_id=f"ci-{stack}-deploy", description=f"pulumi up of {stack}",

@@ -103,7 +103,7 @@ def test_previews_read_state_and_deployers_write_only_their_own_stack(bootstrap:
     for identity in IDENTITIES:
         grants = grants_to(bootstrap, "gcp:storage/bucketIAMMember:BucketIAMMember", identity)
         by_role = {g["role"]: g for g in grants}
-        assert STATE_READER in by_role and "condition" not in by_role[STATE_READER]
+        assert STATE_READER in by_role and ("condition" in by_role[STATE_READER]) == (identity == "dev-preview")
         if identity.endswith("preview"):
             assert set(by_role) == {STATE_READER}
             continue
@@ -133,6 +133,26 @@ def allows(condition: str, resource_name: str) -> bool:
     env = celpy.Environment()
     program = env.program(env.compile(condition))
     return bool(program.evaluate({"resource": celpy.json_to_cel({"name": resource_name})}))
+
+
+def test_pull_requests_read_dev_state_only(bootstrap: StackRun) -> None:
+    """ci-dev-preview runs unreviewed code: prod's state (its outputs, resource inputs) stays unreadable."""
+    bucket = bootstrap.one("gcp:storage/bucket:Bucket").inputs["name"]
+    [read] = [g for g in grants_to(bootstrap, "gcp:storage/bucketIAMMember:BucketIAMMember", "dev-preview")
+              if g["role"] == STATE_READER]
+    condition = read["condition"]["expression"]
+    objects = f"projects/_/buckets/{bucket}/objects/"
+    allowed = [f"projects/_/buckets/{bucket}"] + [objects + o for o in (
+        ".pulumi/meta.yaml", ".pulumi/stacks/image-sharing/dev.json", ".pulumi/stacks/image-sharing/dev.json.bak",
+        ".pulumi/locks/organization/image-sharing/dev/0f8fad5b.json",
+        ".pulumi/history/image-sharing/dev/dev-1700000000.history.json")]
+    refused = [objects + o for o in (
+        ".pulumi/stacks/image-sharing/prod.json", ".pulumi/stacks/image-sharing/prod.json.bak",
+        ".pulumi/backups/image-sharing/prod/prod.1700000000.json",
+        ".pulumi/history/image-sharing/prod/prod-1700000000.checkpoint.json",
+        ".pulumi/stacks/image-sharing/dev2.json", ".pulumi/meta.yaml.bak", "other/file")]
+    assert [n for n in allowed if not allows(condition, n)] == []
+    assert [n for n in refused if allows(condition, n)] == []
 
 
 # --- federation -------------------------------------------------------------------------------------

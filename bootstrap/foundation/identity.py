@@ -29,6 +29,15 @@ def prefix_condition(prefixes: tuple[str, ...]) -> str:
     return " || ".join(f"resource.name.startsWith('{p}')" for p in prefixes)
 
 
+def read_condition(bucket: str, program: str, stack: str) -> str:
+    """One stack's objects, the backend's meta.yaml, and the bucket itself (storage.objects.list is checked
+    on the bucket, and the backend lists to find a stack's file and its locks): object names of the
+    other stacks stay listable, their content not."""
+    exact = (f"projects/_/buckets/{bucket}", f"projects/_/buckets/{bucket}/objects/.pulumi/meta.yaml")
+    return " || ".join([f"resource.name == '{name}'" for name in exact]
+                       + [prefix_condition(state_paths(bucket, program, stack))])
+
+
 @dataclass(frozen=True)
 class Condition:
     title: str
@@ -47,6 +56,7 @@ class IdentityArgs:
     key_role: str
     state: StateBucket
     state_writes: tuple[str, ...] = ()  # object prefixes it may write; none: read-only
+    state_reads: str | None = None  # IAM condition on what it may read of the state; None: all of it
     conditions: dict[str, Condition] = field(default_factory=dict)  # role -> condition on that grant
     apis: list[pulumi.Resource] = field(default_factory=list)  # IAM here, Resource Manager there
 
@@ -74,7 +84,9 @@ class CiIdentity(pulumi.ComponentResource):
         self.key_grant = gcp.kms.CryptoKeyIAMMember(
             f"{name}-stack-key", crypto_key_id=args.key.key.id, role=args.key_role, member=member, opts=child)
         self.state_grants = [gcp.storage.BucketIAMMember(
-            f"{name}-state-read", bucket=args.state.bucket.name, role=STATE_READER, member=member, opts=child)]
+            f"{name}-state-read", bucket=args.state.bucket.name, role=STATE_READER, member=member,
+            condition={"title": "own stack's state only", "expression": args.state_reads} if args.state_reads
+            else None, opts=child)]
         if args.state_writes:
             self.state_grants.append(gcp.storage.BucketIAMMember(
                 f"{name}-state-write", bucket=args.state.bucket.name, role=STATE_WRITER, member=member,
