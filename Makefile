@@ -92,6 +92,7 @@ bootstrap: setup policy-setup bootstrap/.pulumi-state
 	$(BOOTSTRAP_PULUMI) stack output githubEnvironments --stack ci
 	$(BOOTSTRAP_PULUMI) stack output githubVariables --stack ci
 	$(BOOTSTRAP_PULUMI) stack output stackInit --stack ci
+	$(BOOTSTRAP_PULUMI) stack output defaultComputeEditorRemoval --stack ci
 
 # Once per project, before the first `pulumi up` with service-account credentials (CI): every
 # projects.Service read calls Cloud Resource Manager and enabling goes through Service Usage, so the

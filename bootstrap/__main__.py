@@ -7,6 +7,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from foundation import roles
+from foundation.default_accounts import editor_removal_command
 from foundation.federation import ENVIRONMENTS, GithubFederation
 from foundation.github_commands import Variable, environment_commands, variable_commands
 from foundation.identity import CiIdentity, Condition, IdentityArgs, read_condition, state_paths
@@ -81,6 +82,10 @@ pulumi.export("stackInit", pulumi.Output.all(*[keys[s].secrets_provider for s in
 pulumi.export("githubEnvironments", "\n".join(
     environment_commands(repo, ENVIRONMENTS, settings.bootstrap.main_branch, {"prod": settings.prod_reviewers})))
 pulumi.export("githubVariables", variable_commands(repo, variables).apply("\n".join))
+# After each stack's first deploy (docs/bootstrap.md), unless the organization enforces the policy that
+# keeps the default compute account from getting roles/editor.
+pulumi.export("defaultComputeEditorRemoval", "\n".join(
+    editor_removal_command(settings.stack_project(stack)) for stack in STACKS))
 pulumi.export("serviceAccounts", {name: identity.email for name, identity in identities.items()})
 pulumi.export("deployRoles", list(roles.deploy_roles()))
 pulumi.export("previewRoles", list(roles.PREVIEW_ROLES))

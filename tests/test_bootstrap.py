@@ -493,6 +493,40 @@ def test_bad_reviewers_are_refused(reviewers: str) -> None:
     assert [p.key for p in err.value.problems] == ["image-sharing-bootstrap:prodReviewers"]
 
 
+def expand_in_sh(command: str, tmp_path: Any) -> list[str]:
+    """The argv a real shell runs for `command`, with a stand-in gcloud that answers `projects describe`
+    with a project number and prints every other call's arguments, one a line."""
+    import subprocess
+
+    stub = tmp_path / "gcloud"
+    stub.write_text('#!/bin/sh\nif [ "$1 $2" = "projects describe" ]; then echo 123456789012; exit; fi\n'
+                    'printf "%s\\n" gcloud "$@"\n')
+    stub.chmod(0o755)
+    result = subprocess.run(["sh", "-c", command], env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+                            capture_output=True, text=True, check=True, timeout=30)
+    return result.stdout.splitlines()
+
+
+def test_the_default_compute_account_loses_editor_by_a_printed_command(bootstrap: StackRun, tmp_path: Any) -> None:
+    commands = bootstrap.outputs["defaultComputeEditorRemoval"].splitlines()
+    assert len(commands) == 2
+    for stack, command in zip(("dev", "prod"), commands, strict=True):
+        assert expand_in_sh(command, tmp_path) == [
+            "gcloud", "projects", "remove-iam-policy-binding", PROJECTS[stack],
+            "--member", "serviceAccount:123456789012-compute@developer.gserviceaccount.com",
+            "--role", "roles/editor", "--condition", "None"]
+
+
+@pytest.mark.integration
+def test_the_printed_editor_removal_parses_in_gcloud(bootstrap: StackRun, tmp_path: Any) -> None:
+    from tests.gcloud_cli import refusal
+
+    for command in bootstrap.outputs["defaultComputeEditorRemoval"].splitlines():
+        inner = re.search(r"\$\((gcloud .+?)\)-compute@", command)
+        assert inner and refusal(inner[1]) is None
+        assert refusal(shlex.join(expand_in_sh(command, tmp_path))) is None
+
+
 # --- settings ------------------------------------------------------------------------------------------
 
 def test_every_bad_value_is_reported_at_once_before_any_resource() -> None:
