@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,14 +27,22 @@ PLATFORM = "linux/amd64"
 REVISION_ARG = "REVISION"  # the tag itself, so a pure function of the other inputs
 
 
+def pulumi_docker_version() -> str:
+    """The installed provider SDK: pulumi-docker has changed its context digest (and fsutil's walk with
+    it) across releases, so an upgrade may rebuild; it gets a new tag, always safe when tags are immutable."""
+    return metadata.version("pulumi-docker")
+
+
 def build_tag(build: Mapping[str, Any], root: Path = PROJECT_DIR) -> str:
     """`src-` + 12 hex digits of a hash over `build` (docker.Image's build inputs, plain values, paths
-    relative to `root`) and pulumi-docker's digest of the context and Dockerfile they name."""
+    relative to `root`), pulumi-docker's digest of the context and Dockerfile they name, and the
+    pulumi-docker version that digest is ported from."""
     if REVISION_ARG in (build.get("args") or {}):
         raise ValueError(f"the {REVISION_ARG} build argument is the tag itself; it cannot feed the tag")
     digest = context_digest(root / build["context"], root / build["dockerfile"])
     # json refuses an Output or any other unknown value: the tag must be known before the deploy.
-    document = json.dumps({"build": build, "contextDigest": digest}, sort_keys=True)
+    document = json.dumps({"build": build, "contextDigest": digest, "pulumiDocker": pulumi_docker_version()},
+                          sort_keys=True)
     return TAG_PREFIX + hashlib.sha256(document.encode()).hexdigest()[:12]
 
 

@@ -153,6 +153,25 @@ def test_source_argument_changes_the_tag() -> None:
     assert run.outputs["sampleImage"]["tag"] == tag
 
 
+def test_a_pulumi_docker_upgrade_changes_the_tag(dev: StackRun, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pulumi-docker's context digest (and fsutil's walk) changed across releases: an upgrade may rebuild,
+    so the installed version feeds the tag, read from the package metadata."""
+    from importlib import metadata
+
+    tag, build = build_inputs(dev)
+    installed = metadata.version
+
+    def version_of(upgraded: str) -> Callable[[str], str]:
+        return lambda name: upgraded if name == "pulumi-docker" else installed(name)
+
+    tags = []
+    for version in (installed("pulumi-docker"), "4.5.8", "99.0.0"):
+        monkeypatch.setattr(metadata, "version", version_of(version))
+        tags.append(build_tag(build))
+    assert tags[0] == tag, "the installed version is the one read"
+    assert len(set(tags)) == 3, "another pulumi-docker, another tag"
+
+
 def app_copy(tmp_path: Path) -> tuple[Path, Callable[[], str]]:
     root = tmp_path / "project"
     shutil.copytree(APP_DIR, root / "app")
