@@ -4,9 +4,12 @@
 pulumi-docker (provider/provider.go, `hashContext`) adds `build.contextDigest` to the inputs in Check
 and rebuilds on any input change. The digest covers the Dockerfile's bytes (under the name
 "Dockerfile"), then, for every file of the context not excluded by the ignore file, its slash path,
-its Go `FileMode.String()` (type and permission bits) and its bytes (for a symlink: the path it points
-to). The ignore file is `<dockerfile>.dockerignore` if present, else `<context>/.dockerignore`, read
+its Go `FileMode.String()` (type and permission bits) and its bytes. The ignore file is
+`<dockerfile>.dockerignore` if present, else `<context>/.dockerignore`, read
 and matched as moby/patternmatcher does (ignorefile.ReadAll, then MatchesOrParentMatches).
+
+Symbolic links are refused: Go hashes `filepath.EvalSymlinks` of the relative path (a relative result,
+an error when dangling), so a port would depend on the checkout's location; no file of app/ needs one.
 """
 
 from __future__ import annotations
@@ -176,6 +179,13 @@ def _walk(root: Path, relative: str = "") -> list[tuple[str, os.stat_result]]:
     return found
 
 
+class SymlinkInContextError(ValueError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"{path} is a symbolic link in the Docker build context: the image tag cannot follow what "
+            "pulumi-docker hashes for it. Replace it with the file it points to, or list it in .dockerignore.")
+
+
 def context_digest(context: Path, dockerfile: Path) -> str:
     """The hex digest pulumi-docker stores as build.contextDigest for this context and Dockerfile."""
     matcher = PatternMatcher(ignore_patterns(context, dockerfile))
@@ -185,10 +195,7 @@ def context_digest(context: Path, dockerfile: Path) -> str:
             continue
         path = context / relative
         if stat.S_ISLNK(info.st_mode):
-            content = os.path.realpath(path).encode()
-        elif stat.S_ISREG(info.st_mode):
-            content = path.read_bytes()
-        else:
-            content = b""
+            raise SymlinkInContextError(path)
+        content = path.read_bytes() if stat.S_ISREG(info.st_mode) else b""
         data += _entry(relative, go_file_mode(info.st_mode), content)
     return hashlib.sha256(data).hexdigest()

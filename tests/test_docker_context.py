@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from components.docker_context import PatternMatcher, context_digest, go_file_mode, read_ignore_file
+from components.docker_context import (
+    PatternMatcher,
+    SymlinkInContextError,
+    context_digest,
+    go_file_mode,
+    read_ignore_file,
+)
 
 CASES = json.loads((Path(__file__).parent / "data" / "moby_patternmatcher_cases.json").read_text())
 
@@ -62,8 +68,8 @@ def context(tmp_path: Path, files: dict[str, str], ignore: str | None = None) ->
 
 
 def test_pulumi_docker_provider_cases(tmp_path: Path) -> None:
-    """provider_test.go: ignored files and the Dockerfile's location do not matter; modes, renames,
-    files re-included by `!` and symlink targets do."""
+    """provider_test.go: ignored files and the Dockerfile's location do not matter; modes, renames and
+    files re-included by `!` do."""
     base = context(tmp_path / "a", {"Dockerfile": "FROM x\n", "foo.txt": "1", "bar/app.js": "2"})
     digest = context_digest(base, base / "Dockerfile")
     ignored = context(tmp_path / "b", {"Dockerfile": "FROM x\n", "foo.txt": "1", "bar/app.js": "2",
@@ -98,9 +104,26 @@ def test_pulumi_docker_provider_cases(tmp_path: Path) -> None:
     (star / "projects/foo/src/app.js").write_text("changed, re-included")
     assert context_digest(star, star / "Dockerfile") != before
 
-    link = context(tmp_path / "l", {"Dockerfile": "FROM x\n", "t1": "a", "t2": "a"})
-    os.symlink("t1", link / "current")
-    before = context_digest(link, link / "Dockerfile")
-    (link / "current").unlink()
-    os.symlink("t2", link / "current")
-    assert context_digest(link, link / "Dockerfile") != before
+
+
+@pytest.mark.parametrize(("name", "target"), [
+    ("current", "t1"),                  # to a file: Go hashes the relative resolved path, a port the absolute one
+    ("gone", "missing.txt"),            # dangling: EvalSymlinks fails in Go
+    ("site/shared", "../assets"),       # to a folder: not walked into by either
+])
+def test_symlinks_in_the_context_are_refused_naming_the_file(tmp_path: Path, name: str, target: str) -> None:
+    base = context(tmp_path, {"Dockerfile": "FROM x\n", "t1": "a", "assets/a.css": "b", "site/index.html": "c"})
+    assert context_digest(base, base / "Dockerfile")
+    os.symlink(target, base / name)
+    expected = rf"^{tmp_path / name} is a symbolic link in the Docker build context"
+    with pytest.raises(SymlinkInContextError, match=expected):
+        context_digest(base, base / "Dockerfile")
+
+
+def test_an_ignored_symlink_is_not_refused(tmp_path: Path) -> None:
+    """Ignored files are never hashed, so a link among them cannot make the tag depend on the checkout."""
+    base = context(tmp_path, {"Dockerfile": "FROM x\n", "t1": "a"}, "docs/\n")
+    before = context_digest(base, base / "Dockerfile")
+    (base / "docs").mkdir()
+    os.symlink("../t1", base / "docs" / "link")
+    assert context_digest(base, base / "Dockerfile") == before
