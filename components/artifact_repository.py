@@ -118,7 +118,9 @@ class ArtifactRepository(pulumi.ComponentResource):
                 kms_key_name=s.kms_key_name,
                 cleanup_policies=cleanup_policies(s.cleanup),
                 cleanup_policy_dry_run=s.cleanup.dry_run,
-                opts=stateful,
+                # kms_key_name (and the id) force a replacement. Only a cache, so not protected, and
+                # deleted first: created first, the new one would clash on repository_id (409).
+                opts=pulumi.ResourceOptions(parent=self, depends_on=waits, delete_before_replace=True),
             )
             self.proxy_path = self._path_of(self.proxy)
 

@@ -156,7 +156,9 @@ def prod_repository_rules(args: ResourceValidationArgs, report: Report) -> None:
 
 
 def stateful_protected_in_prod(args: ResourceValidationArgs, report: Report) -> None:
-    if args.resource_type in STATEFUL and production(args) and not args.opts.protect:
+    # A remote repository only caches an upstream (Docker Hub): nothing is lost when it is replaced.
+    cache = args.resource_type == REPOSITORY and args.props.get("mode") == "REMOTE_REPOSITORY"
+    if args.resource_type in STATEFUL and not cache and production(args) and not args.opts.protect:
         report("stateful resources (repositories, registry disks and buckets) must be protected in production")
 
 
@@ -236,7 +238,8 @@ RULES = (
     Rule("vm-hardened", "VMs run as their own account, with Shielded VM, and no secret in metadata.", vm_hardened),
     Rule("prod-repository-rules", "Production repositories have immutable tags and cleanup policies.",
          prod_repository_rules),
-    Rule("stateful-protected-in-prod", "Repositories, registry disks and buckets are protected in production.",
+    Rule("stateful-protected-in-prod",
+         "Repositories (not pull-through caches), registry disks and buckets are protected in production.",
          stateful_protected_in_prod),
     Rule("project-labels", "Every labelable resource carries managed-by, stack and project labels.", project_labels),
     Rule("images-pinned", "Container images in VM user-data and local containers are pinned.", images_pinned),

@@ -154,8 +154,20 @@ def test_proxy_only_when_enabled_or_needed_by_the_registry_vm(dev: StackRun) -> 
     assert proxy.inputs["mode"] == "REMOTE_REPOSITORY"
     assert proxy.inputs["repositoryId"] == "images-dockerhub"
     assert proxy.inputs["remoteRepositoryConfig"]["dockerRepository"] == {"publicRepository": "DOCKER_HUB"}
-    assert proxy.protect is True
     assert run.outputs["dockerHubProxy"] == "asia-northeast3-docker.pkg.dev/image-sharing-prod/images-dockerhub"
+
+
+def test_the_cache_is_replaced_delete_first_and_unprotected_the_repository_stays_protected() -> None:
+    """Adding kmsKeyName to an existing stack replaces the cache: protected, prod's `up` would fail; created
+    before deleted, the new one clashes on repository_id (409). It only caches Docker Hub: nothing is lost."""
+    for stack in ("prod", "dev"):
+        run = with_ar(stack, dockerHubProxy=True, kmsKeyName=KEY)
+        proxy, repo = run.one(REPO, "dockerhub-proxy"), run.one(REPO, "repository")
+        assert proxy.protect is False
+        assert proxy.options["deleteBeforeReplace"] is True
+        assert repo.protect is (stack == "prod")
+        assert repo.options["deleteBeforeReplace"] is False
+        assert f"{KMS_MEMBER}:artifactregistry-agent-kms" in run.deps_of(proxy)
 
 
 def test_iam_members_exactly_as_configured_and_scoped_to_the_repository() -> None:

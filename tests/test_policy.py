@@ -155,6 +155,21 @@ def test_a_prod_stack_without_production_defaults_is_flagged() -> None:
     assert found["prod-repository-rules"] == ["repository: a production repository must have immutable tags"]
 
 
+def test_only_the_remote_cache_may_be_unprotected_in_prod() -> None:
+    """The Docker Hub cache is replaced delete-first, unprotected; the repository holding images is not."""
+    cache = {**REPO, "mode": "REMOTE_REPOSITORY"}
+    assert violations(rules.stateful_protected_in_prod, args(rules.REPOSITORY, cache, stack="prod")) == []
+    for props in (REPO, {k: v for k, v in REPO.items() if k != "mode"}, {**REPO, "mode": "VIRTUAL_REPOSITORY"}):
+        assert violations(rules.stateful_protected_in_prod, args(rules.REPOSITORY, props, stack="prod"))
+    run = run_stack("prod", overrides={"image-sharing:artifactRegistry": {"dockerHubProxy": True}})
+    assert run.one(rules.REPOSITORY, "dockerhub-proxy").protect is False
+    assert check_stack(run) == {}
+    unprotected = run_stack("prod", overrides={"image-sharing:artifactRegistry": {"dockerHubProxy": True},
+                                               "image-sharing:production": False})
+    flagged = [m.split(":")[0] for m in check_stack(unprotected)["stateful-protected-in-prod"]]
+    assert "repository" in flagged and "dockerhub-proxy" not in flagged
+
+
 def test_code_that_opens_the_vm_is_flagged(dev: StackRun) -> None:
     """Settings refuse these values; the pack is the second line if code ever produced them."""
     tampered = run_stack("dev")
