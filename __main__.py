@@ -50,7 +50,8 @@ if settings.gcp is not None:
 
     if settings.uses_budget:
         ProjectBudget("budget", ProjectBudgetArgs(
-            project=project, stack=settings.stack, settings=settings.budget, services=services),
+            project=project, stack=settings.stack, settings=settings.budget, services=services,
+            project_provider=provider),
             pulumi.ResourceOptions(providers=[billing_provider(settings.gcp)]))
 
     repository = None

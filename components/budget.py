@@ -20,6 +20,9 @@ class ProjectBudgetArgs:
     stack: str
     settings: BudgetSettings
     services: ProjectServices
+    # The stack's main provider, for reading the project: the component's own (billing) provider would
+    # charge that Cloud Resource Manager call to the stack's project before any API is enabled there.
+    project_provider: gcp.Provider
 
 
 class ProjectBudget(pulumi.ComponentResource):
@@ -28,7 +31,7 @@ class ProjectBudget(pulumi.ComponentResource):
         assert args.settings.billing_account is not None  # only built when one is configured
         # Budgets filter by project number, not id.
         project = gcp.organizations.get_project_output(
-            project_id=args.project, opts=pulumi.InvokeOutputOptions(parent=self))
+            project_id=args.project, opts=pulumi.InvokeOutputOptions(parent=self, provider=args.project_provider))
         self.budget = gcp.billing.Budget(
             "budget",
             billing_account=args.settings.billing_account,

@@ -44,12 +44,20 @@ class Resource:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Invoke:
+    token: str
+    args: dict[str, Any]
+    provider: str  # the provider reference the engine got ("URN::ID"), as for resources
+
+
 @dataclass
 class StackRun:
     stack: str
     resources: list[Resource]
     outputs: dict[str, Any]
     secret_outputs: set[str]
+    invokes: list[Invoke] = field(default_factory=list)
 
     @property
     def by_urn(self) -> dict[str, Resource]:
@@ -125,7 +133,11 @@ class _Mocks(pulumi.runtime.Mocks):
             state["imageId"] = "sha256:" + "1" * 64
         return f"{name}-id", state
 
+    def __init__(self) -> None:
+        self.invokes: list[Invoke] = []
+
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        self.invokes.append(Invoke(args.token, dict(args.args), args.provider))
         if args.token == "gcp:organizations/getClientConfig:getClientConfig":
             return {"accessToken": ACCESS_TOKEN, "project": "p", "region": "r", "zone": "z", "id": "client"}
         if args.token == "gcp:organizations/getProject:getProject":
@@ -229,7 +241,7 @@ def run_stack(stack: str, overrides: Mapping[str, Any] | None = None,
         asyncio.set_event_loop(None)
         if extra_path:
             sys.path.remove(str(project_dir))
-    return StackRun(stack, resources, outputs, secret_outputs)
+    return StackRun(stack, resources, outputs, secret_outputs, list(mocks.invokes))
 
 
 _last_failed_requests: list[Any] = []

@@ -52,6 +52,16 @@ def test_budget_goes_through_a_provider_naming_the_quota_project() -> None:
     assert others == {run.one("pulumi:providers:gcp", "gcp").urn}
 
 
+def test_the_project_number_is_read_through_the_main_provider() -> None:
+    """getProject calls Cloud Resource Manager: through the billing provider (user_project_override) it
+    would be charged to the stack's project before any API is enabled there, and fail."""
+    run = run_stack("dev", overrides={"image-sharing:budget": {"billingAccount": ACCOUNT}})
+    [invoke] = [i for i in run.invokes if i.token == "gcp:organizations/getProject:getProject"]
+    assert invoke.args["projectId"] == "image-sharing-dev"
+    assert invoke.provider.rsplit("::", 1)[0] == run.one("pulumi:providers:gcp", "gcp").urn
+    assert run.one(BUDGET).provider.rsplit("::", 1)[0] == run.one("pulumi:providers:gcp", "gcp-billing").urn
+
+
 def test_docs_do_not_recommend_the_ignored_quota_project_step() -> None:
     """The provider ignores the ADC quota project (terraform-provider-google#20459): that step fixes nothing."""
     from tests.harness import ROOT
