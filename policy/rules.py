@@ -51,10 +51,11 @@ BUCKET = "gcp:storage/bucket:Bucket"
 DISK = "gcp:compute/disk:Disk"
 TRIGGER = "gcp:cloudbuild/trigger:Trigger"
 STATEFUL = {REPOSITORY, DISK, BUCKET}
-# GCP types of this project whose SDK args take `labels` (all set via the provider's default_labels).
-# Only those: a type without labels passes through the provider's defaults alone (false assurance).
+# GCP types of this project and its bootstrap whose SDK args take `labels` (all set via the provider's
+# default_labels). Only those: a type without labels passes through the provider's defaults alone
+# (false assurance).
 LABELED = {REPOSITORY, INSTANCE, BUCKET, DISK, "gcp:secretmanager/secret:Secret",
-           "gcp:servicedirectory/namespace:Namespace"}
+           "gcp:servicedirectory/namespace:Namespace", "gcp:kms/cryptoKey:CryptoKey"}
 # Types whose `labels` argument is their own settings, not resource labels (a channel's email_address).
 SETTINGS_LABELS = {"gcp:monitoring/notificationChannel:NotificationChannel"}
 SECRET_IN_TEXT = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\b(?:password|passwd)\s*[:=]\s*\S+", re.I)

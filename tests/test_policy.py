@@ -12,6 +12,7 @@ import yaml
 from pulumi_policy import PolicyCustomTimeouts, PolicyProviderResource, PolicyResourceOptions, ResourceValidationArgs
 
 from policy import rules
+from tests.conftest import bootstrap_run
 from tests.harness import StackRun, run_stack, unwrap
 from tests.test_inventory import CASES, example_run
 
@@ -224,10 +225,12 @@ def sdk_takes_labels(resource_type: str) -> bool:
 
 
 def test_labels_rule_lists_exactly_the_labelable_types_the_program_creates() -> None:
-    """A listed type without labels passes only through the provider's defaults: false assurance."""
+    """A listed type without labels passes only through the provider's defaults: false assurance. The
+    bootstrap runs under the same pack (`--policy-pack ../policy`), so its types count too."""
     assert sdk_takes_labels(rules.DISK) and not sdk_takes_labels("gcp:compute/resourcePolicy:ResourcePolicy")
     assert [t for t in sorted(rules.LABELED) if not sdk_takes_labels(t)] == []
     gcs = run_stack("dev", overrides={"image-sharing:registryVm": {"storage": "gcs", "bucketName": "acme-images"}})
+<<<<<<< HEAD
     created = {r.type for run in [gcs, *map(example_run, CASES)] for r in run.custom if r.type.startswith("gcp:")}
     assert rules.BUCKET in created
     assert {t for t in created if sdk_takes_labels(t)} - rules.SETTINGS_LABELS == rules.LABELED
@@ -238,3 +241,9 @@ def test_docker_run_image_is_found_before_the_command_arguments() -> None:
             "-p 5000:5000 registry:latest garbage-collect --delete-untagged /etc/docker/registry/config.yml\n"
             "ExecStart=/usr/bin/docker run -d --env-file /run/x registry:2.8.3\n")
     assert rules.docker_run_images(unit) == ["registry:latest", "registry:2.8.3"]
+=======
+    runs = [gcs, *map(example_run, CASES), bootstrap_run()]
+    created = {r.type for run in runs for r in run.custom if r.type.startswith("gcp:")}
+    assert rules.BUCKET in created and "gcp:kms/cryptoKey:CryptoKey" in created
+    assert {t for t in created if sdk_takes_labels(t)} == rules.LABELED
+>>>>>>> cd0d049 (Labels rule: the bootstrap's KMS CryptoKey takes labels too)
