@@ -63,7 +63,7 @@ if settings.gcp is not None:
             immutable_tags=settings.immutable_tags,
             protect=settings.production,
             services=services,
-            kept_image=KeptImage(image_name, image_tag) if settings.sample_image.enabled else None,
+            kept_image=KeptImage(image_tag) if settings.sample_image.enabled else None,
         ), gcp_opts)
         outputs |= artifact_registry_outputs(repository, image_name, image_tag)
         # The deployer's own short-lived token (gcloud auth application-default login).

@@ -24,8 +24,7 @@ SECONDS_PER_DAY = 86_400
 
 @dataclass(frozen=True)
 class KeptImage:
-    """The image the stack pushes and exports: `package` (image name in the repository) and `tag`."""
-    package: str
+    """The tag of the image the stack pushes and exports (`src-` + 12 hex digits: one version)."""
     tag: str
 
 
@@ -37,10 +36,10 @@ def cleanup_policies(cleanup: CleanupSettings,
     ]
     if kept is not None:
         # The exact tag the outputs point at, not the `src-` prefix: that would keep every sample
-        # image ever pushed, forever. Older ones fall back to keep-recent and the DELETE rules.
+        # image ever pushed, forever. Older ones fall back to keep-recent and the DELETE rules. No
+        # package prefix: the tag alone names the version, and package ids URL-encode nested names.
         policies.append({"id": "keep-stack-image", "action": "KEEP",
-                         "condition": {"tag_state": "TAGGED", "tag_prefixes": [kept.tag],
-                                       "package_name_prefixes": [kept.package]}})
+                         "condition": {"tag_state": "TAGGED", "tag_prefixes": [kept.tag]}})
     if cleanup.protected_tag_prefixes:
         policies.append({"id": "keep-protected-tags", "action": "KEEP",
                          "condition": {"tag_state": "TAGGED",

@@ -61,8 +61,7 @@ def test_cleanup_policies_as_configured(prod: StackRun) -> None:
     assert repo.inputs["cleanupPolicies"] == [
         {"id": "keep-recent", "action": "KEEP", "mostRecentVersions": {"keepCount": 10}},
         {"id": "keep-stack-image", "action": "KEEP",
-         "condition": {"tagState": "TAGGED", "tagPrefixes": [prod.outputs["sampleImage"]["tag"]],
-                       "packageNamePrefixes": ["hello-nginx"]}},
+         "condition": {"tagState": "TAGGED", "tagPrefixes": [prod.outputs["sampleImage"]["tag"]]}},
         {"id": "keep-protected-tags", "action": "KEEP", "condition": {"tagState": "TAGGED", "tagPrefixes": ["v"]}},
         {"id": "delete-untagged", "action": "DELETE", "condition": {"tagState": "UNTAGGED", "olderThan": days(14)}},
         {"id": "delete-old", "action": "DELETE", "condition": {"tagState": "ANY", "olderThan": days(30)}},
@@ -100,6 +99,8 @@ def test_the_exported_image_survives_the_cleanup_policy(prod: StackRun) -> None:
     versions = [(tag, 90), ("src-000000000000", 120), *((f"sha-{i}", i) for i in range(20))]
     kept = kept_by_cleanup(policies, "hello-nginx", versions)
     assert tag in kept and "src-000000000000" not in kept
+    # A nested image name is URL-encoded in the package id: the tag alone must still keep it.
+    assert tag in kept_by_cleanup(policies, "team%2Fhello-nginx", versions)
     assert tag not in kept_by_cleanup([p for p in policies if p["id"] != "keep-stack-image"], "hello-nginx", versions)
     assert prod.outputs["sampleImage"]["artifactRegistry"]["ref"].endswith(f"/hello-nginx:{tag}")
 
