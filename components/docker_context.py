@@ -5,8 +5,11 @@ pulumi-docker (provider/provider.go, `hashContext`) adds `build.contextDigest` t
 and rebuilds on any input change. The digest covers the Dockerfile's bytes (under the name
 "Dockerfile"), then, for every file of the context not excluded by the ignore file, its slash path,
 its Go `FileMode.String()` (type and permission bits) and its bytes. The ignore file is
-`<dockerfile>.dockerignore` if present, else `<context>/.dockerignore`, read
-and matched as moby/patternmatcher does (ignorefile.ReadAll, then MatchesOrParentMatches).
+`<dockerfile>.dockerignore` if present, else `<context>/.dockerignore`, read as moby/patternmatcher's
+ignorefile.ReadAll does and applied as fsutil's filtered Walk does (fsutil 586307ad452f, as
+pulumi-docker's provider/go.mod pins it): each path matched with MatchesUsingParentResults given its
+directory's results, and an excluded directory not entered when no wildcard-free exception could
+re-include anything inside it.
 
 Symbolic links are refused: Go hashes `filepath.EvalSymlinks` of the relative path (a relative result,
 an error when dangling), so a port would depend on the checkout's location; no file of app/ needs one.
@@ -143,6 +146,43 @@ class PatternMatcher:
         return matched
 
 
+    def matches_using_parent_results(self, path: str, parent: tuple[bool, ...] | None) -> tuple[bool, tuple[bool, ...]]:
+        """MatchesUsingParentResults: a pattern the parent directory matched counts as matched (without
+        re-checking whether it still applies), so `a`, `!a/keep`, `a` re-includes a/keep/ where
+        MatchesOrParentMatches does not. `parent` None: no information, parents checked as above."""
+        matched = False
+        results: list[bool] = []
+        for pattern in self.patterns:
+            match = parent[len(results)] if parent else False
+            if not match:
+                if pattern.exclusion != matched:
+                    results.append(False)
+                    continue
+                match = pattern.match(path)
+                if not match and not parent and "/" in path:
+                    dirs = posixpath.dirname(path).split("/")
+                    match = any(pattern.match("/".join(dirs[:i + 1])) for i in range(len(dirs)))
+            results.append(match)
+            if match:
+                matched = not pattern.exclusion
+        return matched, tuple(results)
+
+    def may_reinclude_inside(self, directory: str) -> bool:
+        """fsutil's shortcut for an excluded directory: entered only if an exception could match inside
+        (always, when some exception has a wildcard)."""
+        exceptions = [_without_trailing_glob(p.text) for p in self.patterns if p.exclusion]
+        if any(char in text for text in exceptions for char in _WILDCARDS):
+            return True
+        return any(f"{text}/".startswith(f"{directory}/") for text in exceptions)
+
+
+_WILDCARDS = "*[]?^\\"
+
+
+def _without_trailing_glob(pattern: str) -> str:
+    return pattern.removesuffix("/**").removesuffix("/*")
+
+
 def ignore_patterns(context: Path, dockerfile: Path) -> list[str]:
     for candidate in (Path(f"{dockerfile}.dockerignore"), context / ".dockerignore"):
         if candidate.is_file():
@@ -166,15 +206,19 @@ def _entry(relative: str, mode_text: str, content: bytes) -> bytes:
     return posixpath.normpath(relative).encode() + mode_text.encode() + hashlib.sha256(content).digest() + b"\0"
 
 
-def _walk(root: Path, relative: str = "") -> list[tuple[str, os.stat_result]]:
-    """Files under `root` in fsutil.Walk's order: each directory's entries sorted by name."""
+def _walk(root: Path, matcher: PatternMatcher, relative: str = "",
+          parent: tuple[bool, ...] | None = None) -> list[tuple[str, os.stat_result]]:
+    """The files fsutil.Walk hands pulumi-docker, in its order: each directory's entries sorted by
+    name, excluded ones left out, an excluded directory still entered when an exception may apply."""
     found = []
     for name in sorted(os.listdir(root / relative) if relative else os.listdir(root)):
         path = f"{relative}/{name}" if relative else name
         info = os.lstat(root / path)
+        excluded, results = matcher.matches_using_parent_results(path, parent) if matcher.patterns else (False, ())
         if stat.S_ISDIR(info.st_mode):
-            found += _walk(root, path)
-        else:
+            if not excluded or matcher.may_reinclude_inside(path):
+                found += _walk(root, matcher, path, results)
+        elif not excluded:
             found.append((path, info))
     return found
 
@@ -190,9 +234,7 @@ def context_digest(context: Path, dockerfile: Path) -> str:
     """The hex digest pulumi-docker stores as build.contextDigest for this context and Dockerfile."""
     matcher = PatternMatcher(ignore_patterns(context, dockerfile))
     data = _entry(DEFAULT_DOCKERFILE, go_file_mode(0), dockerfile.read_bytes())
-    for relative, info in _walk(context):
-        if matcher.matches_or_parent_matches(relative):
-            continue
+    for relative, info in _walk(context, matcher):
         path = context / relative
         if stat.S_ISLNK(info.st_mode):
             raise SymlinkInContextError(path)

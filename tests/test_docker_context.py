@@ -7,6 +7,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,11 +25,14 @@ CASES = json.loads((Path(__file__).parent / "data" / "moby_patternmatcher_cases.
 @pytest.mark.parametrize(("pattern", "path", "excluded"), CASES["single"])
 def test_pattern_matches_like_moby(pattern: str, path: str, excluded: bool) -> None:
     assert PatternMatcher([pattern]).matches_or_parent_matches(path) is excluded
+    # Without a parent's results (a top-level entry), MatchesUsingParentResults checks parents the same way.
+    assert PatternMatcher([pattern]).matches_using_parent_results(path, None)[0] is excluded
 
 
 @pytest.mark.parametrize(("patterns", "path", "excluded"), CASES["multi"])
 def test_exclusions_match_like_moby(patterns: list[str], path: str, excluded: bool) -> None:
     assert PatternMatcher(patterns).matches_or_parent_matches(path) is excluded
+    assert PatternMatcher(patterns).matches_using_parent_results(path, None)[0] is excluded
 
 
 def test_the_cases_cover_each_kind_of_pattern() -> None:
@@ -127,3 +131,59 @@ def test_an_ignored_symlink_is_not_refused(tmp_path: Path) -> None:
     (base / "docs").mkdir()
     os.symlink("../t1", base / "docs" / "link")
     assert context_digest(base, base / "Dockerfile") == before
+
+
+def hashed_files(base: Path) -> set[str]:
+    """Which files feed the digest: each one's content changed in turn, the digest must move or not."""
+    files = {p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file()} - {".dockerignore", "Dockerfile"}
+    found = set()
+    for name in sorted(files):
+        before = context_digest(base, base / "Dockerfile")
+        (base / name).write_text((base / name).read_text() + "changed")
+        if context_digest(base, base / "Dockerfile") != before:
+            found.add(name)
+    return found
+
+
+@pytest.mark.parametrize(("patterns", "files", "hashed"), [
+    # fsutil filter_test.go TestWalkerExclude.
+    (["foo*", "!foo/bar2"], ["bar", "foo2", "foo/bar2"], {"bar", "foo/bar2"}),
+    # MatchesUsingParentResults: `a` already matched a/ and is not re-checked after `!a/keep` re-included
+    # a/keep, so a/keep/x is sent; MatchesOrParentMatches would exclude it.
+    (["a", "!a/keep", "a"], ["a/keep/x", "a/other", "b"], {"a/keep/x", "b"}),
+    (["**/*.md", "!docs/**", "docs/draft"], ["docs/a.md", "docs/draft/b.md", "c.md", "d.txt"],
+     {"docs/a.md", "d.txt"}),
+])
+def test_ignore_file_applied_as_fsutil_walks(tmp_path: Path, patterns: list[str], files: list[str],
+                                            hashed: set[str]) -> None:
+    base = context(tmp_path, {"Dockerfile": "FROM x\n", **{name: name for name in files}}, "\n".join(patterns) + "\n")
+    assert hashed_files(base) == hashed
+
+
+def test_the_reinclude_case_where_fsutil_and_moby_differ() -> None:
+    matcher = PatternMatcher(["a", "!a/keep", "a"])
+    assert matcher.matches_or_parent_matches("a/keep/x") is True
+    _, parent = matcher.matches_using_parent_results("a", None)
+    _, parent = matcher.matches_using_parent_results("a/keep", parent)
+    assert matcher.matches_using_parent_results("a/keep/x", parent)[0] is False
+
+
+@pytest.mark.parametrize(("patterns", "entered"), [
+    (["a", "!b/keep"], False),   # no exception can match inside a/: fsutil skips it
+    (["a", "!a/keep"], True),
+    (["a", "!*/keep"], True),    # an exception with a wildcard: always entered
+    (["a/**", "!a/keep/**"], True),
+])
+def test_excluded_folder_entered_only_when_an_exception_may_apply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  patterns: list[str], entered: bool) -> None:
+    base = context(tmp_path, {"Dockerfile": "FROM x\n", "a/keep/x": "1", "b/keep": "2"}, "\n".join(patterns) + "\n")
+    listed: list[str] = []
+    listdir = os.listdir
+
+    def recording(path: Any) -> list[str]:
+        listed.append(Path(path).relative_to(base).as_posix())
+        return listdir(path)
+
+    monkeypatch.setattr(os, "listdir", recording)
+    context_digest(base, base / "Dockerfile")
+    assert ("a" in listed) is entered
