@@ -152,7 +152,7 @@ def test_a_prod_stack_without_production_defaults_is_flagged() -> None:
     assert sorted(found) == ["prod-repository-rules", "stateful-protected-in-prod"]
     message = "stateful resources (repositories, registry disks and buckets) must be protected in production"
     assert sorted(found["stateful-protected-in-prod"]) == [
-        f"{name}: {message}" for name in ("dockerhub-proxy", "registry-data", "repository")]
+        f"{name}: {message}" for name in ("registry-data", "repository")]
     assert found["prod-repository-rules"] == ["repository: a production repository must have immutable tags"]
 
 
@@ -230,9 +230,9 @@ def test_labels_rule_lists_exactly_the_labelable_types_the_program_creates() -> 
     assert sdk_takes_labels(rules.DISK) and not sdk_takes_labels("gcp:compute/resourcePolicy:ResourcePolicy")
     assert [t for t in sorted(rules.LABELED) if not sdk_takes_labels(t)] == []
     gcs = run_stack("dev", overrides={"image-sharing:registryVm": {"storage": "gcs", "bucketName": "acme-images"}})
-<<<<<<< HEAD
-    created = {r.type for run in [gcs, *map(example_run, CASES)] for r in run.custom if r.type.startswith("gcp:")}
-    assert rules.BUCKET in created
+    runs = [gcs, *map(example_run, CASES), bootstrap_run()]
+    created = {r.type for run in runs for r in run.custom if r.type.startswith("gcp:")}
+    assert rules.BUCKET in created and "gcp:kms/cryptoKey:CryptoKey" in created
     assert {t for t in created if sdk_takes_labels(t)} - rules.SETTINGS_LABELS == rules.LABELED
 
 
@@ -241,9 +241,3 @@ def test_docker_run_image_is_found_before_the_command_arguments() -> None:
             "-p 5000:5000 registry:latest garbage-collect --delete-untagged /etc/docker/registry/config.yml\n"
             "ExecStart=/usr/bin/docker run -d --env-file /run/x registry:2.8.3\n")
     assert rules.docker_run_images(unit) == ["registry:latest", "registry:2.8.3"]
-=======
-    runs = [gcs, *map(example_run, CASES), bootstrap_run()]
-    created = {r.type for run in runs for r in run.custom if r.type.startswith("gcp:")}
-    assert rules.BUCKET in created and "gcp:kms/cryptoKey:CryptoKey" in created
-    assert {t for t in created if sdk_takes_labels(t)} == rules.LABELED
->>>>>>> cd0d049 (Labels rule: the bootstrap's KMS CryptoKey takes labels too)
