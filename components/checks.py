@@ -29,6 +29,7 @@ SNAPSHOT = re.compile(r"^(?:projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/snapsho
                       r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 # systemd.time(7) calendar events: weekdays, dates, times, ranges, steps, a timezone; one line.
 CALENDAR = re.compile(r"^[A-Za-z0-9*:,./~+_ -]{1,80}$")
+DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
 DOCKER_HUB_USER = re.compile(r"^[a-z0-9]{4,30}$")
 HTPASSWD_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")

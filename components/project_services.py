@@ -22,6 +22,7 @@ BOOTSTRAP_APIS = (SERVICE_USAGE, RESOURCE_MANAGER)
 COMPUTE = "compute.googleapis.com"
 CONTAINER_ANALYSIS = "containeranalysis.googleapis.com"
 ONDEMAND_SCANNING = "ondemandscanning.googleapis.com"
+DNS = "dns.googleapis.com"
 IAM = "iam.googleapis.com"
 SECRET_MANAGER = "secretmanager.googleapis.com"
 STORAGE = "storage.googleapis.com"
@@ -54,6 +55,9 @@ def apis_for(settings: Settings) -> tuple[str, ...]:
         apis |= {COMPUTE, IAM, RESOURCE_MANAGER, SECRET_MANAGER}
         if settings.registry_vm.storage == "gcs":
             apis.add(STORAGE)
+        group = settings.registry_vm.group
+        if settings.registry_vm.mode == "group" and group.load_balancer == "internal":
+            apis.add(DNS)  # the private zone of the load balancer's name
     if settings.uses_alerts:
         # Alert policies and their channel; the private uptime check reaches the VM through Service Directory.
         apis |= {MONITORING, SERVICE_DIRECTORY}

@@ -135,6 +135,26 @@ class RegistrySettings:
 
 
 @dataclass(frozen=True)
+class RegistryGroupSettings:
+    min_instances: int = setting(2, check=checks.in_range(1, 100), doc="Fewest registry VMs the autoscaler keeps.")
+    max_instances: int = setting(4, check=checks.in_range(1, 100), doc="Most registry VMs the autoscaler starts.")
+    target_cpu_percent: int = setting(60, check=checks.in_range(10, 90, " %"),
+                                      doc="Average CPU use the autoscaler aims at.")
+    load_balancer: Literal["internal", "external"] = setting(
+        "internal", doc="internal: a private address in the VPC; external: HTTPS for `domain` with Cloud Armor.")
+    internal_domain: str = setting(
+        "registry.internal", check=checks.matches(checks.DOMAIN, "a DNS name such as registry.internal"),
+        doc="Name of the internal load balancer in the stack's private DNS zone (the TLS certificate's name).")
+    client_ranges: tuple[str, ...] = setting(
+        (), check=checks.each(checks.admin_cidr),
+        doc="Sources (VPC, VPN ranges) allowed to the internal load balancer's registry port.")
+    domain: str | None = setting(None, check=checks.matches(checks.DOMAIN, "a DNS name such as registry.example.com"),
+                                 doc="Public name of the external load balancer (Google-managed certificate).")
+    allowed_source_ranges: tuple[str, ...] = setting(
+        (), check=checks.each(checks.admin_cidr), doc="Sources Cloud Armor admits to the external load balancer.")
+
+
+@dataclass(frozen=True)
 class RegistryVmSettings:
     enabled: bool = setting(True, doc="Run the self-hosted registry on a GCE VM (gcp target).")
     machine_type: str = setting(
@@ -164,6 +184,9 @@ class RegistryVmSettings:
         doc="Sources allowed to reach the registry port directly (needs the TLS secrets; reserves an address).")
     snapshot_retention_days: int = setting(7, check=checks.in_range(1, 365, " days"),
                                            doc="Days daily data-disk snapshots are kept.")
+    mode: Literal["single", "group"] = setting(
+        "single", doc="single: one VM with its data disk; group: a managed instance group behind a load balancer.")
+    group: RegistryGroupSettings = setting(factory=RegistryGroupSettings, doc="The group mode (storage=gcs).")
     data_disk_snapshot: str | None = setting(
         None, check=checks.matches(checks.SNAPSHOT, "a snapshot name or projects/P/global/snapshots/NAME"),
         doc="Create the data disk from this snapshot (restore, or move to another zone or disk type).")
@@ -398,6 +421,8 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
         problems.append(Problem(f"{ns}:registryVm.allowDataDiskReplacement", True,
                                 "false, or registryVm.dataDiskSnapshot set: in production a replaced data disk "
                                 "is created from a snapshot, never blank"))
+    if s.uses_registry_vm and vm.mode == "group":
+        _group_checks(s, ns, problems)
     key_name = s.artifact_registry.kms_key_name
     if s.uses_artifact_registry and key_name and s.gcp and key_name.split("/")[3] != s.gcp.region:
         problems.append(Problem(f"{ns}:artifactRegistry.kmsKeyName", key_name,
@@ -434,6 +459,31 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
         problems.append(Problem(f"{ns}:dockerHubToken", None,
                                 "a Docker Hub access token when sampleImage.dockerHubUser is set: "
                                 "`pulumi config set --secret dockerHubToken ...`"))
+
+
+def _group_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
+    vm, group, sec = s.registry_vm, s.registry_vm.group, s.secrets
+    key = f"{ns}:registryVm"
+    if vm.storage != "gcs":
+        problems.append(Problem(f"{key}.storage", vm.storage, '"gcs" in group mode: the VMs share one bucket'))
+    if group.min_instances > group.max_instances:
+        problems.append(Problem(f"{key}.group.minInstances", group.min_instances,
+                                f"at most group.maxInstances ({group.max_instances})"))
+    if group.load_balancer == "internal":
+        if not group.client_ranges:
+            problems.append(Problem(f"{key}.group.clientRanges", [], "the ranges of the clients (VPC, VPN) "
+                                    "that use the internal load balancer"))
+        if sec.registry_tls_cert is None or sec.registry_tls_key is None:
+            problems.append(Problem(f"{ns}:registryTlsCert", None, "a certificate and key for "
+                                    f"{group.internal_domain}: the internal load balancer passes TLS through to "
+                                    "the VMs (`pulumi config set --secret registryTlsCert ...` and registryTlsKey)",
+                                    secret=True))
+    else:
+        if group.domain is None:
+            problems.append(Problem(f"{key}.group.domain", None, "the public name of the external load balancer"))
+        if not group.allowed_source_ranges:
+            problems.append(Problem(f"{key}.group.allowedSourceRanges", [],
+                                    "the source ranges Cloud Armor admits (the registry is never open to all)"))
 
 
 def _registry_version_problem(image: str) -> str | None:

@@ -10,7 +10,7 @@ import json
 import runpy
 import sys
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,14 @@ class _Mocks(pulumi.runtime.Mocks):
             agent = args.inputs["service"].split(".")[0]
             state["email"] = f"service-{PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
             state["member"] = f"serviceAccount:{state['email']}"
+        elif typ in ("gcp:compute/address:Address", "gcp:compute/globalAddress:GlobalAddress"):
+            state["address"] = "10.20.0.100" if args.inputs.get("addressType") == "INTERNAL" else "203.0.113.10"
+        elif typ == "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager":
+            state["instanceGroup"] = f"https://www.googleapis.com/compute/v1/projects/p/regions/r/instanceGroups/{name}"
+        elif typ == "gcp:compute/instanceTemplate:InstanceTemplate":
+            state["selfLinkUnique"] = f"https://www.googleapis.com/compute/v1/projects/p/global/instanceTemplates/{name}-1"
+        elif typ == "gcp:dns/managedZone:ManagedZone":
+            state["name"] = args.inputs.get("name", name)
         elif typ == "gcp:cloudbuild/trigger:Trigger":
             state["triggerId"] = "0c7e5f2a-trigger"
         elif typ == "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":
@@ -198,9 +206,10 @@ async def _resolve(value: Any) -> tuple[Any, bool]:
 
 def run_stack(stack: str, overrides: Mapping[str, Any] | None = None,
               secrets: Mapping[str, str] | None = None, drop: tuple[str, ...] = (),
-              project_dir: Path = ROOT) -> StackRun:
-    """Runs `project_dir`/__main__.py for `stack`. `overrides` replace config keys (full `ns:key` names;
-    objects are JSON-encoded as the Pulumi CLI does); `secrets` add secret keys; `drop` removes keys."""
+              project_dir: Path = ROOT, program: Callable[[], None] | None = None) -> StackRun:
+    """Runs `project_dir`/__main__.py (or `program`, to test one component alone) for `stack`.
+    `overrides` replace config keys (full `ns:key` names; objects are JSON-encoded as the Pulumi CLI
+    does); `secrets` add secret keys; `drop` removes keys."""
     config, secret_keys = stack_config(stack, project_dir)
     config.update(overrides or {})
     for key, value in (secrets or {}).items():
@@ -224,7 +233,7 @@ def run_stack(stack: str, overrides: Mapping[str, Any] | None = None,
     if extra_path:
         sys.path.insert(0, str(project_dir))
     try:
-        loop.run_until_complete(run_pulumi_func(lambda: _program(project_dir)))
+        loop.run_until_complete(run_pulumi_func(program or (lambda: _program(project_dir))))
         root = pulumi.runtime.settings.get_root_resource()
         for name, value in getattr(root, "outputs", {}).items():
             outputs[name], is_secret = loop.run_until_complete(_resolve(value))

@@ -1,0 +1,173 @@
+"""The registry's group mode under mocks: the instance template carries the VM's user-data, the regional
+group spreads over the zones and heals from the registry's own health check, template changes roll
+out with no loss of capacity, the load balancer's backend is the group, and every firewall source is
+a documented range."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.project_services import ProjectServices, ProjectServicesArgs
+from components.registry_group import (
+    ARMOR_DEFAULT_PRIORITY,
+    HEALTH_CHECK_PATH,
+    HEALTH_CHECK_RANGES,
+    RegistryGroup,
+    RegistryGroupArgs,
+    armor_rules,
+)
+from components.settings import RegistryGroupSettings
+from tests.harness import StackRun, run_stack
+
+ZONES = ("asia-northeast3-a", "asia-northeast3-b", "asia-northeast3-c")
+NETWORK = "projects/p/global/networks/registry"
+SUBNET = "projects/p/regions/asia-northeast3/subnetworks/registry"
+METADATA = {"user-data": "#cloud-config\nwrite_files: []\n", "enable-oslogin": "TRUE"}
+INTERNAL = RegistryGroupSettings(client_ranges=("10.20.0.0/24", "192.168.10.0/24"))
+EXTERNAL = RegistryGroupSettings(load_balancer="external", domain="registry.example.com",
+                                 allowed_source_ranges=tuple(f"198.51.{i}.0/24" for i in range(12)))
+
+
+def run_group(group: RegistryGroupSettings, tls_on_vms: bool) -> StackRun:
+    def program() -> None:
+        services = ProjectServices("apis", ProjectServicesArgs(
+            project="p-123456", apis=("compute.googleapis.com", "dns.googleapis.com")))
+        RegistryGroup("registry-group", RegistryGroupArgs(
+            project="p-123456", region="asia-northeast3", zones=ZONES, group=group, port=5000,
+            machine_type="e2-small", disk_type="pd-balanced", boot_image="cos-cloud/cos-stable",
+            metadata=METADATA, service_account_email="registry-vm@p-123456.iam.gserviceaccount.com",
+            network=NETWORK, subnetwork=SUBNET, network_tag="registry", tls_on_vms=tls_on_vms,
+            services=services))
+    return run_stack("dev", program=program)
+
+
+@pytest.fixture(scope="module")
+def internal() -> StackRun:
+    return run_group(INTERNAL, tls_on_vms=True)
+
+
+@pytest.fixture(scope="module")
+def external() -> StackRun:
+    return run_group(EXTERNAL, tls_on_vms=False)
+
+
+def test_template_carries_the_vm_metadata_and_no_public_address(internal: StackRun) -> None:
+    template = internal.one("gcp:compute/instanceTemplate:InstanceTemplate").inputs
+    assert template["metadata"] == METADATA
+    assert template["namePrefix"] == "registry-"
+    assert template["networkInterfaces"] == [{"network": NETWORK, "subnetwork": SUBNET}]
+    assert template["tags"] == ["registry"]
+    assert template["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableVtpm": True,
+                                                  "enableIntegrityMonitoring": True}
+
+
+def test_regional_group_heals_and_rolls_without_losing_capacity(internal: StackRun) -> None:
+    manager = internal.one("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
+    inputs = manager.inputs
+    assert inputs["distributionPolicyZones"] == list(ZONES)
+    assert inputs["versions"][0]["instanceTemplate"].endswith("/instanceTemplates/registry-1")
+    policy = inputs["updatePolicy"]
+    assert (policy["type"], policy["maxUnavailableFixed"], policy["maxSurgeFixed"]) == ("PROACTIVE", 0, len(ZONES))
+    assert inputs["autoHealingPolicies"]["healthCheck"] == "registry-id"
+    assert inputs["namedPorts"] == [{"name": "registry", "port": 5000}]
+    scaler = internal.one("gcp:compute/regionAutoscaler:RegionAutoscaler").inputs
+    assert scaler["target"] == "registry-id"
+    assert scaler["autoscalingPolicy"]["minReplicas"] == 2
+    assert scaler["autoscalingPolicy"]["maxReplicas"] == 4
+    assert scaler["autoscalingPolicy"]["cpuUtilization"] == {"target": 0.6}
+
+
+def test_health_check_asks_the_registry_what_it_answers(internal: StackRun, external: StackRun) -> None:
+    passthrough = internal.one("gcp:compute/healthCheck:HealthCheck").inputs
+    assert passthrough["httpsHealthCheck"] == {"port": 5000, "requestPath": HEALTH_CHECK_PATH}
+    assert "httpHealthCheck" not in passthrough
+    terminated = external.one("gcp:compute/healthCheck:HealthCheck").inputs
+    assert terminated["httpHealthCheck"] == {"port": 5000, "requestPath": HEALTH_CHECK_PATH}
+
+
+def _firewalls(run: StackRun) -> dict[str, dict[str, Any]]:
+    return {r.name: r.inputs for r in run.of_type("gcp:compute/firewall:Firewall")}
+
+
+def test_firewall_sources_are_the_documented_ranges(internal: StackRun, external: StackRun) -> None:
+    rules = _firewalls(internal)
+    assert sorted(rules) == ["registry-clients", "registry-health-checks"]
+    assert rules["registry-health-checks"]["sourceRanges"] == list(HEALTH_CHECK_RANGES)
+    assert rules["registry-clients"]["sourceRanges"] == list(INTERNAL.client_ranges)
+    for rule in rules.values():
+        assert rule["allows"] == [{"protocol": "tcp", "ports": ["5000"]}]
+        assert rule["targetTags"] == ["registry"]
+    # The external load balancer's traffic arrives from Google's proxies: no client rule at all.
+    assert sorted(_firewalls(external)) == ["registry-health-checks"]
+
+
+def test_internal_load_balancer_serves_the_group_at_a_private_name(internal: StackRun) -> None:
+    backend = internal.one("gcp:compute/regionBackendService:RegionBackendService")
+    assert backend.inputs["backends"] == [{"group": "https://www.googleapis.com/compute/v1/projects/p/regions/r/"
+                                                    "instanceGroups/registry", "balancingMode": "CONNECTION"}]
+    assert backend.inputs["loadBalancingScheme"] == "INTERNAL"
+    rule = internal.one("gcp:compute/forwardingRule:ForwardingRule").inputs
+    assert (rule["ipAddress"], rule["ports"], rule["backendService"]) == ("10.20.0.100", ["5000"], "registry-id")
+    assert internal.one("gcp:compute/address:Address").inputs["subnetwork"] == SUBNET
+    zone = internal.one("gcp:dns/managedZone:ManagedZone").inputs
+    assert (zone["dnsName"], zone["visibility"]) == ("registry.internal.", "private")
+    assert zone["privateVisibilityConfig"] == {"networks": [{"networkUrl": NETWORK}]}
+    record = internal.one("gcp:dns/recordSet:RecordSet").inputs
+    assert (record["name"], record["type"], record["rrdatas"]) == ("registry.internal.", "A", ["10.20.0.100"])
+
+
+def test_external_load_balancer_has_a_managed_certificate_and_an_allow_list(external: StackRun) -> None:
+    backend = external.one("gcp:compute/backendService:BackendService").inputs
+    assert backend["loadBalancingScheme"] == "EXTERNAL_MANAGED"
+    assert backend["backends"][0]["group"].endswith("/instanceGroups/registry")
+    assert backend["securityPolicy"] == "registry-id"
+    certificate = external.one("gcp:compute/managedSslCertificate:ManagedSslCertificate").inputs
+    assert certificate["managed"] == {"domains": ["registry.example.com"]}
+    rule = external.one("gcp:compute/globalForwardingRule:GlobalForwardingRule").inputs
+    assert (rule["portRange"], rule["loadBalancingScheme"]) == ("443", "EXTERNAL_MANAGED")
+    policy = external.one("gcp:compute/securityPolicy:SecurityPolicy").inputs
+    allowed = [r for r in policy["rules"] if r["action"] == "allow"]
+    assert [len(r["match"]["config"]["srcIpRanges"]) for r in allowed] == [10, 2]
+    admitted = [cidr for r in allowed for cidr in r["match"]["config"]["srcIpRanges"]]
+    assert admitted == list(EXTERNAL.allowed_source_ranges)
+    last = policy["rules"][-1]
+    assert (last["action"], last["priority"], last["match"]["config"]["srcIpRanges"]) == (
+        "deny(403)", ARMOR_DEFAULT_PRIORITY, ["*"])
+
+
+def test_armor_rules_chunk_within_the_limit() -> None:
+    rules = armor_rules([f"203.0.113.{i}/32" for i in range(21)])
+    assert [len(r["match"]["config"]["src_ip_ranges"]) for r in rules[:-1]] == [10, 10, 1]  # type: ignore[index]
+    assert len({r["priority"] for r in rules}) == len(rules)
+
+
+def test_every_group_resource_waits_for_its_api(internal: StackRun) -> None:
+    compute_waiters = {r.name for r in internal.custom
+                       if r.type.startswith("gcp:compute/") and internal.deps_of(r) & {
+                           "gcp:projects/service:Service:compute"}}
+    assert {"registry", "registry-internal", "registry-health-checks", "registry-clients"} <= compute_waiters
+    zone = internal.one("gcp:dns/managedZone:ManagedZone")
+    assert "gcp:projects/service:Service:dns" in internal.deps_of(zone)
+
+
+def test_group_settings_refuse_what_cannot_work() -> None:
+    with pytest.raises(Exception) as refused:
+        run_stack("dev", overrides={"image-sharing:registryVm": {
+            "mode": "group", "group": {"minInstances": 5, "maxInstances": 2, "loadBalancer": "external"}}})
+    message = str(refused.value)
+    for expected in ('registryVm.storage = \'disk\': expected "gcs" in group mode',
+                     "registryVm.group.minInstances = 5: expected at most group.maxInstances (2)",
+                     "registryVm.group.domain = (not set)",
+                     "registryVm.group.allowedSourceRanges = []"):
+        assert expected in message
+
+
+def test_internal_group_needs_tls_and_client_ranges() -> None:
+    with pytest.raises(Exception) as refused:
+        run_stack("dev", overrides={"image-sharing:registryVm": {
+            "mode": "group", "storage": "gcs", "bucketName": "acme-registry-dev"}})
+    message = str(refused.value)
+    assert "registryVm.group.clientRanges = []" in message
+    assert "registryTlsCert = (value hidden): expected a certificate and key for registry.internal" in message
