@@ -29,8 +29,8 @@ HEALTHY_STATUS = 200
 # Cloud Armor takes at most this many ranges in one rule's match.
 ARMOR_RANGES_PER_RULE = 10
 ARMOR_DEFAULT_PRIORITY = 2147483647
-# Large layer uploads and pulls stream through the load balancer.
-BACKEND_TIMEOUT_SEC = 600
+# The external load balancer's timeout bounds a whole request: a multi-GB layer on a slow link.
+BACKEND_TIMEOUT_SEC = 3600
 # COS boots, fetches its secrets and pulls the registry image before the first health check counts.
 AUTOHEAL_INITIAL_DELAY_SEC = 300
 
@@ -73,12 +73,15 @@ class RegistryGroupArgs:
 
 
 class RegistryGroup(pulumi.ComponentResource):
-    """Exposes `address` (the load balancer's IP), `hostname` (the name clients use), `manager`."""
+    """Exposes `address` (the load balancer's IP), `hostname` (the name clients use) and `manager`
+    (its auto-generated `name` is what gcloud's instance-group commands take)."""
 
     def __init__(self, name: str, args: RegistryGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-sharing:registry:RegistryGroup", name, None, opts)
         self._args = args
         g = args.group
+        if not args.zones:
+            raise ValueError("a regional group needs the zones of its region")
         compute = args.services.needs(COMPUTE)
 
         self.template = gcp.compute.InstanceTemplate(
@@ -100,8 +103,9 @@ class RegistryGroup(pulumi.ComponentResource):
 
         path, _ = health_check_request()
         check: gcp.compute.HealthCheckHttpsHealthCheckArgsDict = {"port": args.port, "request_path": path}
+        # Serving: the load balancer sends requests only to registries whose storage answers.
         self.health_check = gcp.compute.HealthCheck(
-            "registry",
+            "registry-serving",
             project=args.project,
             check_interval_sec=10,
             timeout_sec=5,
@@ -110,17 +114,28 @@ class RegistryGroup(pulumi.ComponentResource):
             https_health_check=check if args.tls_on_vms else None,
             http_health_check=None if args.tls_on_vms else {"port": args.port, "request_path": path},
             opts=self._opts(compute))
+        # Alive: autohealing recreates a VM only when its registry no longer listens. A storage outage
+        # makes every registry answer 503, and recreating the VMs would not mend it.
+        self.liveness_check = gcp.compute.HealthCheck(
+            "registry-alive",
+            project=args.project,
+            check_interval_sec=20,
+            timeout_sec=10,
+            healthy_threshold=1,
+            unhealthy_threshold=6,
+            tcp_health_check={"port": args.port},
+            opts=self._opts(compute))
 
         self.manager = gcp.compute.RegionInstanceGroupManager(
             "registry",
             project=args.project,
             region=args.region,
-            name="registry",
+            # Auto-named: a replacement (new zones, say) is created before the old group is deleted.
             base_instance_name="registry",
             distribution_policy_zones=list(args.zones),
             versions=[{"name": "registry", "instance_template": self.template.self_link_unique}],
             named_ports=[{"name": "registry", "port": args.port}],
-            auto_healing_policies={"health_check": self.health_check.id,
+            auto_healing_policies={"health_check": self.liveness_check.id,
                                    "initial_delay_sec": AUTOHEAL_INITIAL_DELAY_SEC},
             # A new template rolls out at once, one new VM per zone before an old one goes.
             update_policy={"type": "PROACTIVE", "minimal_action": "REPLACE",
@@ -190,6 +205,8 @@ class RegistryGroup(pulumi.ComponentResource):
             ports=[str(args.port)],
             ip_address=address.address,
             backend_service=backend.id,
+            # Clients over VPN or Interconnect may attach in another region.
+            allow_global_access=True,
             network=args.network,
             subnetwork=args.subnetwork,
             opts=self._opts(compute))
@@ -207,7 +224,6 @@ class RegistryGroup(pulumi.ComponentResource):
         zone = gcp.dns.ManagedZone(
             "registry",
             project=args.project,
-            name="registry-private",
             dns_name=f"{g.internal_domain}.",
             description="Private name of the self-hosted registry (managed by Pulumi)",
             visibility="private",
@@ -252,8 +268,11 @@ class RegistryGroup(pulumi.ComponentResource):
                                      opts=self._opts(compute))
         certificate = gcp.compute.ManagedSslCertificate(
             "registry", project=args.project, managed={"domains": [g.domain]}, opts=self._opts(compute))
+        tls = gcp.compute.SSLPolicy("registry", project=args.project, profile="MODERN", min_tls_version="TLS_1_2",
+                                    opts=self._opts(compute))
         proxy = gcp.compute.TargetHttpsProxy("registry", project=args.project, url_map=url_map.id,
-                                             ssl_certificates=[certificate.id], opts=self._opts(compute))
+                                             ssl_certificates=[certificate.id], ssl_policy=tls.id,
+                                             opts=self._opts(compute))
         address = gcp.compute.GlobalAddress("registry-external", project=args.project, opts=self._opts(compute))
         gcp.compute.GlobalForwardingRule(
             "registry-https",

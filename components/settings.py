@@ -466,6 +466,9 @@ def _group_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
     key = f"{ns}:registryVm"
     if vm.storage != "gcs":
         problems.append(Problem(f"{key}.storage", vm.storage, '"gcs" in group mode: the VMs share one bucket'))
+    if vm.instances != 1:
+        problems.append(Problem(f"{key}.instances", vm.instances,
+                                "1 (unset) in group mode: group.minInstances and group.maxInstances size the group"))
     if group.min_instances > group.max_instances:
         problems.append(Problem(f"{key}.group.minInstances", group.min_instances,
                                 f"at most group.maxInstances ({group.max_instances})"))
@@ -481,6 +484,10 @@ def _group_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
     else:
         if group.domain is None:
             problems.append(Problem(f"{key}.group.domain", None, "the public name of the external load balancer"))
+        if sec.registry_tls_cert is not None or sec.registry_tls_key is not None:
+            problems.append(Problem(f"{ns}:registryTlsCert", None, "unset with the external load balancer: TLS "
+                                    "terminates there with a Google-managed certificate (the VMs serve plain HTTP "
+                                    "to it)", secret=True))
         if not group.allowed_source_ranges:
             problems.append(Problem(f"{key}.group.allowedSourceRanges", [],
                                     "the source ranges Cloud Armor admits (the registry is never open to all)"))

@@ -70,7 +70,9 @@ def test_regional_group_heals_and_rolls_without_losing_capacity(internal: StackR
     assert inputs["versions"][0]["instanceTemplate"].endswith("/instanceTemplates/registry-1")
     policy = inputs["updatePolicy"]
     assert (policy["type"], policy["maxUnavailableFixed"], policy["maxSurgeFixed"]) == ("PROACTIVE", 0, len(ZONES))
-    assert inputs["autoHealingPolicies"]["healthCheck"] == "registry-id"
+    # Autohealing asks only whether the registry listens; serving health (storage) is the load balancer's.
+    assert inputs["autoHealingPolicies"]["healthCheck"] == "registry-alive-id"
+    assert "name" not in inputs  # auto-named, so a replacement can be created before the old group goes
     assert inputs["namedPorts"] == [{"name": "registry", "port": 5000}]
     scaler = internal.one("gcp:compute/regionAutoscaler:RegionAutoscaler").inputs
     assert scaler["target"] == "registry-id"
@@ -79,12 +81,16 @@ def test_regional_group_heals_and_rolls_without_losing_capacity(internal: StackR
     assert scaler["autoscalingPolicy"]["cpuUtilization"] == {"target": 0.6}
 
 
-def test_health_check_asks_the_registry_what_it_answers(internal: StackRun, external: StackRun) -> None:
-    passthrough = internal.one("gcp:compute/healthCheck:HealthCheck").inputs
+def test_health_checks_ask_the_registry_what_it_answers(internal: StackRun, external: StackRun) -> None:
+    check = "gcp:compute/healthCheck:HealthCheck"
+    passthrough = internal.one(check, "registry-serving").inputs
     assert passthrough["httpsHealthCheck"] == {"port": 5000, "requestPath": HEALTH_CHECK_PATH}
     assert "httpHealthCheck" not in passthrough
-    terminated = external.one("gcp:compute/healthCheck:HealthCheck").inputs
+    terminated = external.one(check, "registry-serving").inputs
     assert terminated["httpHealthCheck"] == {"port": 5000, "requestPath": HEALTH_CHECK_PATH}
+    alive = internal.one(check, "registry-alive").inputs
+    assert alive["tcpHealthCheck"] == {"port": 5000}
+    assert alive["checkIntervalSec"] * alive["unhealthyThreshold"] >= 120  # slower to give up than to serve
 
 
 def _firewalls(run: StackRun) -> dict[str, dict[str, Any]]:
@@ -108,11 +114,14 @@ def test_internal_load_balancer_serves_the_group_at_a_private_name(internal: Sta
     assert backend.inputs["backends"] == [{"group": "https://www.googleapis.com/compute/v1/projects/p/regions/r/"
                                                     "instanceGroups/registry", "balancingMode": "CONNECTION"}]
     assert backend.inputs["loadBalancingScheme"] == "INTERNAL"
+    assert backend.inputs["healthChecks"] == "registry-serving-id"
     rule = internal.one("gcp:compute/forwardingRule:ForwardingRule").inputs
     assert (rule["ipAddress"], rule["ports"], rule["backendService"]) == ("10.20.0.100", ["5000"], "registry-id")
+    assert rule["allowGlobalAccess"] is True  # VPN and Interconnect clients of other regions
     assert internal.one("gcp:compute/address:Address").inputs["subnetwork"] == SUBNET
     zone = internal.one("gcp:dns/managedZone:ManagedZone").inputs
     assert (zone["dnsName"], zone["visibility"]) == ("registry.internal.", "private")
+    assert "name" not in zone
     assert zone["privateVisibilityConfig"] == {"networks": [{"networkUrl": NETWORK}]}
     record = internal.one("gcp:dns/recordSet:RecordSet").inputs
     assert (record["name"], record["type"], record["rrdatas"]) == ("registry.internal.", "A", ["10.20.0.100"])
@@ -127,6 +136,10 @@ def test_external_load_balancer_has_a_managed_certificate_and_an_allow_list(exte
     assert certificate["managed"] == {"domains": ["registry.example.com"]}
     rule = external.one("gcp:compute/globalForwardingRule:GlobalForwardingRule").inputs
     assert (rule["portRange"], rule["loadBalancingScheme"]) == ("443", "EXTERNAL_MANAGED")
+    assert external.one("gcp:compute/targetHttpsProxy:TargetHttpsProxy").inputs["sslPolicy"] == "registry-id"
+    tls = external.one("gcp:compute/sSLPolicy:SSLPolicy").inputs
+    assert (tls["profile"], tls["minTlsVersion"]) == ("MODERN", "TLS_1_2")
+    assert backend["timeoutSec"] >= 3600
     policy = external.one("gcp:compute/securityPolicy:SecurityPolicy").inputs
     allowed = [r for r in policy["rules"] if r["action"] == "allow"]
     assert [len(r["match"]["config"]["srcIpRanges"]) for r in allowed] == [10, 2]
@@ -171,3 +184,17 @@ def test_internal_group_needs_tls_and_client_ranges() -> None:
     message = str(refused.value)
     assert "registryVm.group.clientRanges = []" in message
     assert "registryTlsCert = (value hidden): expected a certificate and key for registry.internal" in message
+
+
+def test_external_group_refuses_vm_tls_and_several_single_instances() -> None:
+    with pytest.raises(Exception) as refused:
+        run_stack("dev", overrides={"image-sharing:registryVm": {
+            "mode": "group", "storage": "gcs", "bucketName": "acme-registry-dev", "instances": 2,
+            "group": {"loadBalancer": "external", "domain": "registry.example.com",
+                      "allowedSourceRanges": ["198.51.100.0/24"]}}},
+            secrets={"image-sharing:registryTlsCert": "pem-cert-value",
+                     "image-sharing:registryTlsKey": "pem-key-value"})
+    message = str(refused.value)
+    assert "registryTlsCert = (value hidden): expected unset with the external load balancer" in message
+    assert "registryVm.instances = 2: expected 1 (unset) in group mode" in message
+    assert "pem-cert-value" not in message and "pem-key-value" not in message
