@@ -13,6 +13,7 @@ from components.local_registry import LocalRegistry, LocalRegistryArgs
 from components.outputs import (
     artifact_registry_outputs,
     data_disk_outputs,
+    group_outputs,
     iap_tunnel,
     image_outputs,
     pipeline_outputs,
@@ -108,11 +109,15 @@ if settings.gcp is not None:
             repository=repository,
             network=network,
         ), gcp_opts)
-        # The walkthrough's localhost:5000 commands work as written once the IAP tunnel is open.
-        outputs["selfHostedRegistry"] = self_hosted_outputs(
-            f"localhost:{registry.port}", registry.username, image_name, image_tag,
-            tunnel=iap_tunnel(vm, next(iter(vm.instances)), project, registry.port))
-        outputs["registryInstances"] = list(vm.instances)
+        if vm.group is not None:
+            outputs["selfHostedRegistry"] = group_outputs(
+                vm.group, registry.port, registry.username, image_name, image_tag, project, settings.gcp.region)
+        else:
+            # The walkthrough's localhost:5000 commands work as written once the IAP tunnel is open.
+            outputs["selfHostedRegistry"] = self_hosted_outputs(
+                f"localhost:{registry.port}", registry.username, image_name, image_tag,
+                tunnel=iap_tunnel(vm, next(iter(vm.instances)), project, registry.port))
+            outputs["registryInstances"] = list(vm.instances)
         if settings.registry_vm.direct_access_cidrs:
             outputs["registryDirectAddresses"] = {name: network.address(index)
                                                   for index, name in enumerate(vm.instances)}

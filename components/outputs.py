@@ -9,6 +9,7 @@ import pulumi
 from components.artifact_repository import ArtifactRepository
 from components.build_trigger import BuildTrigger
 from components.promotion import promotion_outputs
+from components.registry_group import RegistryGroup
 from components.registry_vm import RegistryVm
 from components.sample_image import CONTAINER_PORT, SampleImage
 
@@ -70,6 +71,32 @@ def self_hosted_outputs(address: str, username: str, image: str, tag: str,
         "pull": docker["pull"],
     }
     return {"address": address, "username": username, "commands": commands}
+
+
+def group_outputs(group: RegistryGroup, port: int, username: str, image: str, tag: str, project: str,
+                  region: str) -> dict[str, Any]:
+    """The group's one address (its load balancer), the walkthrough's commands against it, and how a
+    laptop outside the VPC reaches an internal one."""
+    internal = group.internal
+    address = f"{group.hostname}:{port}" if internal else group.hostname
+    outputs = self_hosted_outputs(address, username, image, tag)
+    outputs["loadBalancerIp"] = group.address
+    outputs["instanceGroup"] = group.manager.name
+    if internal:
+        outputs["fromLaptop"] = [
+            "Inside the VPC, or over VPN / Interconnect, use the address above as it is. From a laptop "
+            "without either, tunnel to one VM of the group through IAP (the load balancer is bypassed):",
+            group.manager.name.apply(lambda name: f"gcloud compute instance-groups managed list-instances {name} "
+                                                  f"--region {region} --project {project}"),
+            f"gcloud compute start-iap-tunnel INSTANCE {port} --local-host-port=localhost:{port} "
+            f"--zone ZONE --project {project}",
+            f"then add '127.0.0.1 {group.hostname}' to /etc/hosts so the certificate's name resolves to the tunnel",
+        ]
+    else:
+        outputs["fromLaptop"] = [group.address.apply(
+            lambda ip: f"point {group.hostname}'s DNS A record at {ip}; the managed certificate is issued once it "
+                       "resolves, then only the allowed source ranges reach it")]
+    return outputs
 
 
 def iap_tunnel(vm: RegistryVm, instance: str, project: str, port: int) -> str:

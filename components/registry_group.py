@@ -61,7 +61,7 @@ class RegistryGroupArgs:
     port: int
     machine_type: str
     disk_type: str
-    boot_image: str
+    boot_image: pulumi.Input[str]                # a pinned COS image, not a family
     metadata: Mapping[str, pulumi.Input[str]]     # the same user-data the single VM gets
     service_account_email: pulumi.Input[str]
     network: pulumi.Input[str]                    # self links of the registry's network and subnetwork
@@ -166,7 +166,8 @@ class RegistryGroup(pulumi.ComponentResource):
             allows=[{"protocol": "tcp", "ports": [str(args.port)]}],
             opts=self._opts(compute))
 
-        if g.load_balancer == "internal":
+        self.internal = g.load_balancer == "internal"
+        if self.internal:
             self._internal()
         else:
             self._external()

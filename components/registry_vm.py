@@ -9,6 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.artifact_repository import ArtifactRepository
+from components.gcp_locations import ZONES
 from components.project_services import COMPUTE, IAM, RESOURCE_MANAGER, SECRET_MANAGER, STORAGE, ProjectServices
 from components.registry_config import (
     DATA_DISK_DEVICE,
@@ -23,10 +24,12 @@ from components.registry_config import (
     vm_unit,
 )
 from components.registry_credentials import RegistryCredentials
+from components.registry_group import RegistryGroup, RegistryGroupArgs
 from components.registry_network import RegistryNetwork
 from components.settings import RegistrySettings, RegistryVmSettings, image_host
 
 COS_IMAGE = "cos-cloud/cos-stable"
+COS_FAMILY, COS_PROJECT = "cos-stable", "cos-cloud"
 PROJECT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
 SNAPSHOT_START_UTC = "18:00"  # 03:00 in Seoul: the quiet hours of the default region
 
@@ -48,7 +51,8 @@ class RegistryVmArgs:
 
 
 class RegistryVm(pulumi.ComponentResource):
-    """Exposes `instances` (name -> Instance), `zone` and `service_account`."""
+    """Exposes `instances` (name -> Instance; none in group mode), `group` (the RegistryGroup in group
+    mode, else None), `zone` and `service_account`."""
 
     def __init__(self, name: str, args: RegistryVmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-sharing:registry:RegistryVm", name, None, opts)
@@ -95,7 +99,7 @@ class RegistryVm(pulumi.ComponentResource):
         config_yml = render_yaml(registry_config(args.registry, storage, http_secret=None,
                                                  tls=args.tls_cert is not None, debug_host=""))
         # Collection needs every registry writing to the store stopped: with one VM, it stops its own.
-        schedule = vm.gc_schedule if vm.instances == 1 else None
+        schedule = vm.gc_schedule if vm.instances == 1 and vm.mode == "single" else None
         user_data = pulumi.Output.from_input(image).apply(lambda ref: cloud_init(
             config_yml, vm_unit(args.registry, ref, args.project, vm_secrets, disk_storage, gcr_host),
             disk_storage, gc_units(args.registry, ref, disk_storage, schedule, gcr_host) if schedule else None))
@@ -104,8 +108,19 @@ class RegistryVm(pulumi.ComponentResource):
         waits: list[pulumi.Resource] = [*services.needs(COMPUTE), *grants]
         if network.nat is not None:
             waits.append(network.nat)  # the image may come from the internet
+        # A changed config is an in-place metadata update, applied at the next restart (single) or a
+        # new template rolled out to the group.
+        # COS would download its updates from the internet, which the VM cannot reach: they are
+        # off, and an update is rolled by replacing the instance (docs/self-hosted-registry.md).
+        metadata: dict[str, pulumi.Input[str]] = {
+            "user-data": user_data, "enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE",
+            "google-logging-enabled": "true", "google-monitoring-enabled": "true",
+            "cos-update-strategy": "update_disabled"}
         self.instances: dict[str, gcp.compute.Instance] = {}
-        for index in range(vm.instances):
+        self.group: RegistryGroup | None = None
+        if vm.mode == "group":
+            self.group = self._group(metadata, waits)
+        for index in range(vm.instances if vm.mode == "single" else 0):
             instance_name = f"registry-{index}"
             address = network.address(index)
             self.instances[instance_name] = gcp.compute.Instance(
@@ -128,18 +143,32 @@ class RegistryVm(pulumi.ComponentResource):
                 network_interfaces=[{"subnetwork": network.subnetwork,
                                      "access_configs": [{"nat_ip": address}] if address is not None else []}],
                 tags=[network.tag],
-                # A changed config is an in-place metadata update, applied at the next restart.
-                # COS would download its updates from the internet, which the VM cannot reach: they are
-                # off, and an update is rolled by replacing the instance (docs/self-hosted-registry.md).
-                metadata={"user-data": user_data, "enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE",
-                          "google-logging-enabled": "true", "google-monitoring-enabled": "true",
-                          "cos-update-strategy": "update_disabled"},
+                metadata=metadata,
                 opts=self._opts(
                     depends_on=waits,
                     # The fixed name and the READ_WRITE data disk cannot be held by two VMs at once.
                     delete_before_replace=True),
             )
         self.register_outputs({"instances": list(self.instances), "zone": self.zone})
+
+    def _group(self, metadata: dict[str, pulumi.Input[str]], waits: list[pulumi.Resource]) -> RegistryGroup:
+        """The same user-data through an instance template; the template also names the secrets'
+        versions, so a new htpasswd or http secret rolls out to every VM at once (a group with two
+        http secrets would refuse uploads that cross instances)."""
+        args = self._args
+        versions = pulumi.Output.all(*(v.name for v in self._secret_versions)).apply(lambda names: " ".join(names))
+        # A pinned image, not the family: every VM of the group boots the same COS, and a new release
+        # becomes a new template, rolled out by the next `pulumi up`.
+        cos = gcp.compute.get_image_output(family=COS_FAMILY, project=COS_PROJECT,
+                                           opts=pulumi.InvokeOutputOptions(parent=self))
+        return RegistryGroup("registry-group", RegistryGroupArgs(
+            project=args.project, region=args.region, zones=ZONES[args.region], group=args.vm.group,
+            port=args.registry.port, machine_type=args.vm.machine_type, disk_type=args.vm.disk_type,
+            boot_image=cos.self_link, metadata={**metadata, "registry-secret-versions": versions},
+            service_account_email=self.service_account.email, network=args.network.network,
+            subnetwork=args.network.subnetwork, network_tag=args.network.tag,
+            tls_on_vms=args.tls_cert is not None, services=args.services, depends_on=waits,
+        ), pulumi.ResourceOptions(parent=self))
 
     def _opts(self, depends_on: list[pulumi.Resource] | None = None, protect: bool = False,
               delete_before_replace: bool = False) -> pulumi.ResourceOptions:
@@ -159,14 +188,16 @@ class RegistryVm(pulumi.ComponentResource):
             values += [("registry-tls-cert", "tls.crt", args.tls_cert),
                        ("registry-tls-key", "tls.key", args.tls_key)]
         waits: list[pulumi.Resource] = []
+        self._secret_versions: list[gcp.secretmanager.SecretVersion] = []
         for secret_id, _, plain in values:
             value: pulumi.Output[str] = pulumi.Output.secret(plain)
             secret = gcp.secretmanager.Secret(
                 secret_id, project=args.project, secret_id=secret_id, replication={"auto": {}},
                 opts=self._opts(depends_on=args.services.needs(SECRET_MANAGER)))
-            waits.append(gcp.secretmanager.SecretVersion(
-                f"{secret_id}-version", secret=secret.id, secret_data=value,
-                opts=self._opts()))
+            version = gcp.secretmanager.SecretVersion(
+                f"{secret_id}-version", secret=secret.id, secret_data=value, opts=self._opts())
+            self._secret_versions.append(version)
+            waits.append(version)
             waits.append(gcp.secretmanager.SecretIamMember(
                 f"{secret_id}-accessor", project=args.project, secret_id=secret.secret_id,
                 role="roles/secretmanager.secretAccessor", member=member, opts=self._opts()))

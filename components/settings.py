@@ -469,6 +469,10 @@ def _group_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
     if vm.instances != 1:
         problems.append(Problem(f"{key}.instances", vm.instances,
                                 "1 (unset) in group mode: group.minInstances and group.maxInstances size the group"))
+    if s.uses_alerts:
+        problems.append(Problem(f"{ns}:alerts.email", s.alerts.email,
+                                "unset in group mode: its alerts are not built yet (autohealing replaces a VM "
+                                "whose registry stops answering; GCS has no disk to fill)"))
     if group.min_instances > group.max_instances:
         problems.append(Problem(f"{key}.group.minInstances", group.min_instances,
                                 f"at most group.maxInstances ({group.max_instances})"))

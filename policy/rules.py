@@ -46,6 +46,8 @@ IAM_POLICY_TYPES = {
 }
 REPOSITORY = "gcp:artifactregistry/repository:Repository"
 INSTANCE = "gcp:compute/instance:Instance"
+TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate"
+VMS = {INSTANCE, TEMPLATE}  # a template's VMs (the registry's group mode) are held to the same rules
 FIREWALL = "gcp:compute/firewall:Firewall"
 BUCKET = "gcp:storage/bucket:Bucket"
 DISK = "gcp:compute/disk:Disk"
@@ -55,7 +57,12 @@ STATEFUL = {REPOSITORY, DISK, BUCKET}
 # default_labels). Only those: a type without labels passes through the provider's defaults alone
 # (false assurance).
 LABELED = {REPOSITORY, INSTANCE, BUCKET, DISK, "gcp:secretmanager/secret:Secret",
-           "gcp:servicedirectory/namespace:Namespace", "gcp:kms/cryptoKey:CryptoKey"}
+           "gcp:servicedirectory/namespace:Namespace", "gcp:kms/cryptoKey:CryptoKey",
+           # the registry's reserved addresses and its group mode (template, load balancers, private zone)
+           "gcp:compute/address:Address", "gcp:compute/instanceTemplate:InstanceTemplate",
+           "gcp:compute/forwardingRule:ForwardingRule", "gcp:dns/managedZone:ManagedZone",
+           "gcp:compute/globalAddress:GlobalAddress", "gcp:compute/globalForwardingRule:GlobalForwardingRule",
+           "gcp:compute/securityPolicy:SecurityPolicy"}
 # Types whose `labels` argument is their own settings, not resource labels (a channel's email_address).
 SETTINGS_LABELS = {"gcp:monitoring/notificationChannel:NotificationChannel"}
 SECRET_IN_TEXT = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\b(?:password|passwd)\s*[:=]\s*\S+", re.I)
@@ -133,7 +140,7 @@ def no_world_admin_ports(args: ResourceValidationArgs, report: Report) -> None:
 
 
 def vm_hardened(args: ResourceValidationArgs, report: Report) -> None:
-    if args.resource_type != INSTANCE:
+    if args.resource_type not in VMS:
         return
     email = (args.props.get("serviceAccount") or {}).get("email", "")
     if not email or email == "default" or email.endswith("-compute@developer.gserviceaccount.com"):
@@ -193,7 +200,7 @@ def _written_files(args: ResourceValidationArgs) -> list[str]:
 
 def images_pinned(args: ResourceValidationArgs, report: Report) -> None:
     images: Iterable[str] = ()
-    if args.resource_type == INSTANCE:
+    if args.resource_type in VMS:
         images = [image for content in _written_files(args) for image in docker_run_images(content)]
     elif args.resource_type in ("docker:index/container:Container", "docker:index/remoteImage:RemoteImage"):
         images = [args.props.get("image") or args.props.get("name") or ""]

@@ -103,7 +103,10 @@ class _Mocks(pulumi.runtime.Mocks):
         elif typ == "gcp:monitoring/alertPolicy:AlertPolicy":
             state["name"] = f"projects/p/alertPolicies/{name}"
         elif typ == "gcp:compute/address:Address":
-            state["address"] = "198.51.100.7"  # TEST-NET-2
+            # An internal address from the registry subnet, an external one from TEST-NET-2.
+            state["address"] = "10.20.0.100" if args.inputs.get("addressType") == "INTERNAL" else "198.51.100.7"
+        elif typ == "gcp:compute/globalAddress:GlobalAddress":
+            state["address"] = "203.0.113.10"  # TEST-NET-3
         elif typ == "gcp:secretmanager/secret:Secret":
             state["name"] = f"projects/{PROJECT_NUMBER}/secrets/{args.inputs['secretId']}"
         elif typ == "gcp:artifactregistry/repository:Repository":
@@ -112,12 +115,13 @@ class _Mocks(pulumi.runtime.Mocks):
             agent = args.inputs["service"].split(".")[0]
             state["email"] = f"service-{PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
             state["member"] = f"serviceAccount:{state['email']}"
-        elif typ in ("gcp:compute/address:Address", "gcp:compute/globalAddress:GlobalAddress"):
-            state["address"] = "10.20.0.100" if args.inputs.get("addressType") == "INTERNAL" else "203.0.113.10"
         elif typ == "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager":
+            state["name"] = args.inputs.get("name", f"{name}-7f3a2c1")  # what the engine's auto-naming gives
             state["instanceGroup"] = f"https://www.googleapis.com/compute/v1/projects/p/regions/r/instanceGroups/{name}"
         elif typ == "gcp:compute/instanceTemplate:InstanceTemplate":
             state["selfLinkUnique"] = f"https://www.googleapis.com/compute/v1/projects/p/global/instanceTemplates/{name}-1"
+        elif typ == "gcp:secretmanager/secretVersion:SecretVersion":
+            state["name"] = f"projects/{PROJECT_NUMBER}/secrets/{name.removesuffix('-version')}/versions/1"
         elif typ == "gcp:dns/managedZone:ManagedZone":
             state["name"] = args.inputs.get("name", name)
         elif typ == "gcp:cloudbuild/trigger:Trigger":
@@ -148,6 +152,9 @@ class _Mocks(pulumi.runtime.Mocks):
         self.invokes.append(Invoke(args.token, dict(args.args), args.provider))
         if args.token == "gcp:organizations/getClientConfig:getClientConfig":
             return {"accessToken": ACCESS_TOKEN, "project": "p", "region": "r", "zone": "z", "id": "client"}
+        if args.token == "gcp:compute/getImage:getImage":
+            return {"selfLink": f"https://www.googleapis.com/compute/v1/projects/{args.args['project']}/global/images/"
+                                f"{args.args['family']}-117-18613-164-4", "family": args.args["family"], "id": "image"}
         if args.token == "gcp:organizations/getProject:getProject":
             project = args.args.get("projectId", "p")
             return {"number": PROJECT_NUMBER, "projectId": project, "name": project, "id": project}

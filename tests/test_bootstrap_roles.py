@@ -30,6 +30,12 @@ EVERY_FEATURE = {
 }
 EVERY_FEATURE_SECRETS = {"image-sharing:githubToken": "token", "image-sharing:dockerHubToken": "token",
                          "image-sharing:registryTlsCert": "cert", "image-sharing:registryTlsKey": "key"}
+# The registry's group mode with the external load balancer (the internal one is a docs example).
+EVERY_GROUP_FEATURE = {
+    "image-sharing:registryVm": {"mode": "group", "storage": "gcs", "bucketName": "image-sharing-dev-registry",
+                                 "group": {"loadBalancer": "external", "domain": "registry.example.com",
+                                           "allowedSourceRanges": ["203.0.113.0/24"]}},
+}
 GCP_CALL = re.compile(r"\bgcp\.([a-z0-9_]+)\.([A-Z][A-Za-z0-9]*)\(")
 
 
@@ -48,8 +54,13 @@ def every_feature() -> StackRun:
                      secrets=EVERY_FEATURE_SECRETS)
 
 
+@cache
+def every_group_feature() -> StackRun:
+    return run_stack("dev", overrides={k: json.dumps(v) for k, v in EVERY_GROUP_FEATURE.items()})
+
+
 def program_types(dev: StackRun, prod: StackRun) -> set[str]:
-    runs = (dev, prod, every_feature())
+    runs = (dev, prod, every_feature(), every_group_feature())
     return {t for _, t, _ in inventory_resources()} | {r.type for run in runs for r in run.custom}
 
 

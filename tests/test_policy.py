@@ -116,6 +116,13 @@ def test_extra_violations_are_caught() -> None:
         "Shielded VM (secure boot, vTPM, integrity monitoring) must be on"]
     leaky = {**GOOD_VM, "metadata": {"startup-script": "echo 'password: hunter2'"}}
     assert "holds a password or a private key" in violations(rules.vm_hardened, args(rules.INSTANCE, leaky))[0]
+    # A group's instance template is a VM too.
+    default_sa = {**GOOD_VM, "serviceAccount": {"email": "default"}}
+    assert violations(rules.vm_hardened, args(rules.TEMPLATE, default_sa)) == [
+        "the VM must run as its own service account, not the default compute account"]
+    unpinned = "#cloud-config\nwrite_files:\n- content: 'ExecStart=/usr/bin/docker run --rm registry:latest'\n"
+    assert violations(rules.images_pinned, args(rules.TEMPLATE, {"metadata": {"user-data": unpinned}})) == [
+        "container image 'registry:latest' must be pinned to a version tag or digest, never latest"]
     https = {"direction": "INGRESS", "sourceRanges": ["0.0.0.0/0"], "allows": [{"protocol": "tcp", "ports": ["443"]}]}
     assert violations(rules.no_world_admin_ports, args(rules.FIREWALL, https)) == []
     assert violations(rules.images_pinned, args("docker:index/remoteImage:RemoteImage", {"name": "nginx:latest"}))
@@ -230,7 +237,11 @@ def test_labels_rule_lists_exactly_the_labelable_types_the_program_creates() -> 
     assert sdk_takes_labels(rules.DISK) and not sdk_takes_labels("gcp:compute/resourcePolicy:ResourcePolicy")
     assert [t for t in sorted(rules.LABELED) if not sdk_takes_labels(t)] == []
     gcs = run_stack("dev", overrides={"image-sharing:registryVm": {"storage": "gcs", "bucketName": "acme-images"}})
-    runs = [gcs, *map(example_run, CASES), bootstrap_run()]
+    external_group = run_stack("dev", overrides={"image-sharing:registryVm": {
+        "mode": "group", "storage": "gcs", "bucketName": "acme-images",
+        "group": {"loadBalancer": "external", "domain": "registry.example.com",
+                  "allowedSourceRanges": ["198.51.100.0/24"]}}})
+    runs = [gcs, external_group, *map(example_run, CASES), bootstrap_run()]
     created = {r.type for run in runs for r in run.custom if r.type.startswith("gcp:")}
     assert rules.BUCKET in created and "gcp:kms/cryptoKey:CryptoKey" in created
     assert {t for t in created if sdk_takes_labels(t)} - rules.SETTINGS_LABELS == rules.LABELED

@@ -198,3 +198,29 @@ def test_external_group_refuses_vm_tls_and_several_single_instances() -> None:
     assert "registryTlsCert = (value hidden): expected unset with the external load balancer" in message
     assert "registryVm.instances = 2: expected 1 (unset) in group mode" in message
     assert "pem-cert-value" not in message and "pem-key-value" not in message
+
+
+def test_the_group_boots_the_single_vms_user_data() -> None:
+    """One renderer: the template's user-data is the single VM's, byte for byte, for the same storage and
+    TLS (the single VM's garbage-collection timer is off here: a group never collects on its own)."""
+    storage = {"storage": "gcs", "bucketName": "acme-registry-dev", "gcSchedule": None}
+    tls = {"image-sharing:registryTlsCert": "pem-cert", "image-sharing:registryTlsKey": "pem-key"}
+    single = run_stack("dev", overrides={"image-sharing:registryVm": storage}, secrets=tls)
+    group = run_stack("dev", overrides={"image-sharing:registryVm": {
+        **storage, "mode": "group", "group": {"clientRanges": ["10.8.0.0/16"]}}}, secrets=tls)
+    instance = single.one("gcp:compute/instance:Instance", "registry-0").inputs["metadata"]
+    template = group.one("gcp:compute/instanceTemplate:InstanceTemplate").inputs["metadata"]
+    assert "registry.service" in instance["user-data"]
+    assert template["user-data"] == instance["user-data"]
+    assert {k: v for k, v in template.items() if k != "registry-secret-versions"} == instance
+    assert not group.of_type("gcp:compute/instance:Instance")
+
+
+def test_a_new_secret_version_rolls_the_group() -> None:
+    run = run_stack("dev", overrides={"image-sharing:registryVm": {
+        "mode": "group", "storage": "gcs", "bucketName": "acme-registry-dev",
+        "group": {"loadBalancer": "external", "domain": "registry.example.com",
+                  "allowedSourceRanges": ["198.51.100.0/24"]}}})
+    versions = run.one("gcp:compute/instanceTemplate:InstanceTemplate").inputs["metadata"]["registry-secret-versions"]
+    assert versions.split() == [f"projects/123456789012/secrets/{s}/versions/1"
+                                for s in ("registry-htpasswd", "registry-http-secret")]

@@ -13,6 +13,8 @@ from itertools import chain
 # granted on the stack's project (see settings._cross_checks for why each stack has its own project).
 ACT_AS = "roles/iam.serviceAccountUser"
 PROJECT_IAM = "roles/resourcemanager.projectIamAdmin"
+# Backend services, forwarding rules, health checks, addresses, URL maps, proxies, certificates, TLS policies.
+LOAD_BALANCER_ADMIN = "roles/compute.loadBalancerAdmin"
 # Project-wide, so granted with a condition that keeps the state bucket out of its reach.
 STORAGE_ADMIN = "roles/storage.admin"
 
@@ -47,6 +49,23 @@ DEPLOY_ROLES_BY_TYPE: dict[str, tuple[str, ...]] = {
     # An endpoint on a VPC network needs servicedirectory.networks.attach on it.
     "gcp:servicedirectory/endpoint:Endpoint": ("roles/servicedirectory.admin",
                                                "roles/servicedirectory.networkAttacher"),
+    # registryVm.mode: group
+    "gcp:compute/instanceTemplate:InstanceTemplate": ("roles/compute.instanceAdmin.v1", ACT_AS),
+    "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": ("roles/compute.instanceAdmin.v1",),
+    "gcp:compute/regionAutoscaler:RegionAutoscaler": ("roles/compute.instanceAdmin.v1",),
+    "gcp:compute/healthCheck:HealthCheck": (LOAD_BALANCER_ADMIN,),
+    "gcp:compute/regionBackendService:RegionBackendService": (LOAD_BALANCER_ADMIN,),
+    "gcp:compute/forwardingRule:ForwardingRule": (LOAD_BALANCER_ADMIN,),
+    "gcp:compute/backendService:BackendService": (LOAD_BALANCER_ADMIN,),
+    "gcp:compute/uRLMap:URLMap": (LOAD_BALANCER_ADMIN,),
+    "gcp:compute/managedSslCertificate:ManagedSslCertificate": (LOAD_BALANCER_ADMIN,),
+    "gcp:compute/sSLPolicy:SSLPolicy": (LOAD_BALANCER_ADMIN,),
+    "gcp:compute/targetHttpsProxy:TargetHttpsProxy": (LOAD_BALANCER_ADMIN,),
+    "gcp:compute/globalAddress:GlobalAddress": (LOAD_BALANCER_ADMIN,),
+    "gcp:compute/globalForwardingRule:GlobalForwardingRule": (LOAD_BALANCER_ADMIN,),
+    "gcp:compute/securityPolicy:SecurityPolicy": ("roles/compute.securityAdmin",),
+    "gcp:dns/managedZone:ManagedZone": ("roles/dns.admin",),
+    "gcp:dns/recordSet:RecordSet": ("roles/dns.admin",),
     "gcp:secretmanager/secret:Secret": ("roles/secretmanager.admin",),
     "gcp:secretmanager/secretVersion:SecretVersion": ("roles/secretmanager.admin",),
     "gcp:secretmanager/secretIamMember:SecretIamMember": ("roles/secretmanager.admin",),
