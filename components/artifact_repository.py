@@ -3,13 +3,14 @@ Docker Hub pull-through cache, audit logs, and the one IAM interface everybody u
 
 from __future__ import annotations
 
-import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
 
+from components.names import docker_hub_proxy_id, legacy_member_key, member_key
 from components.project_services import ARTIFACT_REGISTRY, CLOUD_KMS, RESOURCE_MANAGER, ProjectServices
 from components.settings import ArtifactRegistrySettings, CleanupSettings
 
@@ -109,7 +110,7 @@ class ArtifactRepository(pulumi.ComponentResource):
                 location=args.location,
                 format="DOCKER",
                 mode="REMOTE_REPOSITORY",
-                repository_id=f"{s.repository_id}-dockerhub",
+                repository_id=docker_hub_proxy_id(s.repository_id),
                 description="Pull-through cache of Docker Hub, managed by Pulumi",
                 remote_repository_config={"description": "Docker Hub",
                                           "docker_repository": {"public_repository": "DOCKER_HUB"}},
@@ -126,8 +127,10 @@ class ArtifactRepository(pulumi.ComponentResource):
         self.grants: dict[Role, list[gcp.artifactregistry.RepositoryIamMember]] = {"reader": [], "writer": []}
         configured: tuple[tuple[Role, tuple[str, ...]], ...] = (("reader", s.readers), ("writer", s.writers))
         for role, members in configured:
+            legacy = Counter(legacy_member_key(m) for m in members)
             for member in members:
-                self.grant(_slug(member), member, role)
+                old = legacy_member_key(member)
+                self.grant(member_key(member), member, role, legacy_key=old if legacy[old] == 1 else None)
 
         if s.audit_logs:
             audit = gcp.projects.IAMAuditConfig(
@@ -143,20 +146,23 @@ class ArtifactRepository(pulumi.ComponentResource):
         self.register_outputs({"host": self.host, "path": self.path, "proxyPath": self.proxy_path})
 
     def grant(self, key: str, member: pulumi.Input[str], role: Role,
-              proxy: bool = False) -> gcp.artifactregistry.RepositoryIamMember:
+              proxy: bool = False, legacy_key: str | None = None) -> gcp.artifactregistry.RepositoryIamMember:
         """Additive binding of `role` on this repository only (never project-wide, never public).
-        `key` names the binding in the stack, since `member` may not be known until deploy."""
+        `key` names the binding in the stack, since `member` may not be known until deploy;
+        `legacy_key` is a former key, aliased so the binding is renamed, never revoked and re-made."""
         target = self.proxy if proxy else self.repository
         if target is None:
             raise ValueError("no Docker Hub proxy repository in this stack")
+        prefix = f"{'proxy' if proxy else 'repo'}-{role}"
+        aliases = [pulumi.Alias(name=f"{prefix}-{legacy_key}")] if legacy_key else None
         binding = gcp.artifactregistry.RepositoryIamMember(
-            f"{'proxy' if proxy else 'repo'}-{role}-{key}",
+            f"{prefix}-{key}",
             project=target.project,
             location=target.location,
             repository=target.repository_id,
             role=ROLES[role],
             member=member,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
         )
         if not proxy:
             self.grants[role].append(binding)
@@ -188,6 +194,3 @@ def audit_config_warning(project: str) -> str:
             "authoritative: it replaces any Data Access audit config already set for Artifact Registry "
             "(exempted members included) and removes it on destroy.")
 
-
-def _slug(member: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", member.lower()).strip("-")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.names import budget_display_name
 from components.project_services import BILLING_BUDGETS, ProjectServices
 from components.settings import BudgetSettings
 
@@ -35,7 +36,7 @@ class ProjectBudget(pulumi.ComponentResource):
         self.budget = gcp.billing.Budget(
             "budget",
             billing_account=args.settings.billing_account,
-            display_name=f"image-sharing {args.stack}",
+            display_name=budget_display_name(args.stack),
             budget_filter={"projects": [project.number.apply(lambda number: f"projects/{number}")]},
             amount={"specified_amount": {"currency_code": args.settings.currency,
                                          "units": str(args.settings.amount)}},

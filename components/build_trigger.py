@@ -12,6 +12,7 @@ import pulumi_gcp as gcp
 
 from components.artifact_repository import ArtifactRepository
 from components.build_spec import build_spec
+from components.names import trigger_name
 from components.project_services import (
     CLOUD_BUILD,
     CONTAINER_ANALYSIS,
@@ -109,7 +110,7 @@ class BuildTrigger(pulumi.ComponentResource):
             "image-trigger",
             project=args.project,
             location=self.location,
-            name=f"{args.image_name}-image",
+            name=trigger_name(args.image_name),
             description=f"{what} when {args.app_dir}/ changes on {s.branch} (managed by Pulumi)",
             github=github,
             repository_event_config=event,

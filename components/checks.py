@@ -9,40 +9,57 @@ from collections.abc import Iterable
 from components.config_schema import Check
 
 PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-REPOSITORY_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-# Docker image path component as the distribution spec defines it, lowercase.
-IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+# gcloud's own check (command_lib/artifacts/util.py), plus Artifact Registry's 63-character limit.
+REPOSITORY_ID = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 MACHINE_TYPE = re.compile(
     r"^(?:e2|f1|g1|n1|n2|n2d|n4|n4d|c2|c2d|c3|c3d|c4|c4a|c4d|t2a|t2d|m1|m2|m3|m4|a2|a3|a4|g2|h3|z3)-"
     r"(?:micro|small|medium|(?:standard|highmem|highcpu|highgpu|megagpu|ultragpu|ultramem|megamem"
     r"|hypermem)-\d{1,3}(?:-lssd)?|custom-\d{1,3}-\d{3,7})$"
 )
-GITHUB_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+# GitHub: owner of alphanumerics and single inner hyphens (<= 39); repository of [A-Za-z0-9._-], not . or ..
+GITHUB_REPO = re.compile(r"^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
 KMS_KEY = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/keyRings/"
                      r"[A-Za-z0-9_-]{1,63}/cryptoKeys/[A-Za-z0-9_-]{1,63}$")
 DOCKER_REPOSITORY_PATH = re.compile(r"^[a-z]+(?:-[a-z]+)*[0-9]?-docker\.pkg\.dev/[a-z][a-z0-9-]{4,28}[a-z0-9]/"
                                     r"[a-z][a-z0-9-]{0,62}$")
 BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
-CURRENCY = re.compile(r"^[A-Z]{3}$")
 NETWORK = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 SNAPSHOT = re.compile(r"^(?:projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/snapshots/)?"
                       r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 # systemd.time(7) calendar events: weekdays, dates, times, ranges, steps, a timezone; one line.
 CALENDAR = re.compile(r"^[A-Za-z0-9*:,./~+_ -]{1,80}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
 DOCKER_HUB_USER = re.compile(r"^[a-z0-9]{4,30}$")
 HTPASSWD_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 TAG_PREFIX = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+# An email address is at most 254 characters (RFC 5321), so a member is at most about 270.
+_EMAIL = r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}"
 EMAIL = re.compile(rf"^{_EMAIL}$")
-MEMBER = re.compile(rf"^(?:(?:user|group|serviceAccount):{_EMAIL}|domain:[a-z0-9.-]+\.[a-z]{{2,}})$")
+MEMBER = re.compile(rf"^(?:(?:user|group|serviceAccount):{_EMAIL}|domain:[a-z0-9.-]{{1,253}}\.[a-z]{{2,63}})$")
+MAX_MEMBER = 270
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 WORLD = {ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")}
 
 
+# No identifier checked by a pattern here is longer; longer values are refused before matching.
+MAX_MATCHED = 1000
+
+
 def matches(pattern: re.Pattern[str], expected: str) -> Check:
-    return lambda value: None if pattern.fullmatch(value) else expected
+    return lambda value: None if len(value) <= MAX_MATCHED and pattern.fullmatch(value) else expected
+
+
+def all_of(*checks: Check) -> Check:
+    """The first problem any of the checks finds."""
+    def run(value: object) -> str | None:
+        return next((found for check in checks if (found := check(value))), None)
+    return run
+
+
+def short(value: object, limit: int = 60) -> str:
+    """A value as messages quote it: repr, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def one_of(allowed: Iterable[str], expected: str) -> Check:
@@ -60,7 +77,7 @@ def each(check: Check) -> Check:
         for index, value in enumerate(values):
             expected = check(value)
             if expected:
-                return f"item {index} ({value!r}): {expected}"
+                return f"item {index} ({short(value)}): {expected}"
         return None
     return run
 
@@ -68,9 +85,20 @@ def each(check: Check) -> Check:
 def iam_member(value: str) -> str | None:
     if value in PUBLIC_MEMBERS or value.split(":", 1)[-1] in PUBLIC_MEMBERS:
         return "a named principal: public access (allUsers / allAuthenticatedUsers) is never granted"
-    if not MEMBER.fullmatch(value):
+    if len(value) > MAX_MEMBER or not MEMBER.fullmatch(value):
         return ("an IAM member 'user:EMAIL', 'group:EMAIL', 'serviceAccount:EMAIL' "
                 "or 'domain:DOMAIN'")
+    return None
+
+
+def distinct(values: Iterable[str]) -> str | None:
+    """Each item once (an address differing only in case is the same mailbox): two resources for
+    one binding would fight, and deleting either removes the grant."""
+    seen: dict[str, int] = {}
+    for index, value in enumerate(values):
+        first = seen.setdefault(value.lower(), index)
+        if first != index:
+            return f"each member once: item {index} ({short(value)}) repeats item {first}"
     return None
 
 
@@ -102,30 +130,4 @@ def private_cidr(value: str) -> str | None:
     network = ipaddress.ip_network(value)
     if network.version != 4 or not network.is_private or not 8 <= network.prefixlen <= 29:
         return "a private IPv4 range from /8 to /29, such as 10.20.0.0/24"
-    return None
-
-
-# Python accepts these, RE2 (what Cloud Build matches branches with) does not.
-_NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
-
-
-def regex(value: str) -> str | None:
-    try:
-        re.compile(value)
-    except re.error as err:
-        return f"a valid regular expression ({err})"
-    if _NOT_RE2.search(value):
-        return "a branch regex Cloud Build's RE2 accepts (no lookaround, no backreferences)"
-    return None
-
-
-def pinned_image(value: str) -> str | None:
-    """A container image reference with a version tag or a digest, never `latest` or no tag."""
-    if "@sha256:" in value:
-        return None if re.fullmatch(r".+@sha256:[0-9a-f]{64}", value) else "a digest of 64 hex digits"
-    name, _, tag = value.rpartition(":")
-    if not name or "/" in tag:
-        return "an image pinned to a version tag, e.g. 'registry:2.8.3' (no tag means latest)"
-    if tag == "latest":
-        return "an image pinned to a version tag, never 'latest'"
     return None

@@ -29,8 +29,52 @@ class Problem:
         elif self.value is None:
             shown = "(not set)"
         else:
-            shown = json.dumps(self.value) if not isinstance(self.value, str) else repr(self.value)
-        return f"{self.key} = {shown}: expected {self.expected}"
+            shown = _shown(self.value)
+        return f"{_cut(self.key)} = {shown}: expected {self.expected}"
+
+    def hidden(self) -> Problem:
+        """The same problem for a secret key: no value, and no piece of it quoted in `expected`."""
+        expected = self.expected
+        for piece in sorted(_strings(self.value), key=len, reverse=True):
+            if piece in expected and len(piece) < 4:  # too short to cut out without mangling the text
+                expected = "a valid value (details hidden: the key holds a secret)"
+                break
+            expected = expected.replace(piece, "***")
+        return Problem(self.key, None, expected, secret=True)
+
+
+MAX_SHOWN = 200
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text)} characters)"
+
+
+def _shown(value: Any) -> str:
+    """Any decoded config value, printable whatever its size or depth."""
+    try:
+        text = repr(value) if isinstance(value, str) else json.dumps(value)
+    except (ValueError, TypeError, RecursionError):
+        text = f"(a {type(value).__name__} too large to show)"
+    return _cut(text)
+
+
+def _strings(value: Any, depth: int = 0) -> list[str]:
+    """Every string (and number as text) inside a value: what must not be quoted from a secret."""
+    if depth > 100:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, Mapping):
+        return [s for k, v in value.items() for s in (*_strings(k, depth + 1), *_strings(v, depth + 1))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v, depth + 1)]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return [str(value)]
+        except ValueError:
+            return []
+    return []
 
 
 class SettingsError(ValueError):
@@ -65,6 +109,8 @@ def config_fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
 
 
 def suggest(key: str, known: typing.Iterable[str]) -> str:
+    if len(key) > 100:  # difflib is quadratic; no key is that long
+        return ""
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
@@ -113,6 +159,9 @@ def coerce(tp: Any, value: Any, key: str, problems: list[Problem]) -> Any:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif tp is str:
         ok = isinstance(value, str)
+        if ok and not _printable_text(value):
+            problems.append(Problem(key, value, "text without NUL characters or unpaired surrogates"))
+            return INVALID
     elif origin is Literal:
         # bool is an int in Python: `true` must not pass for the literal 1
         ok = value in typing.get_args(tp) and type(value) in {type(a) for a in typing.get_args(tp)}
@@ -135,22 +184,35 @@ def coerce(tp: Any, value: Any, key: str, problems: list[Problem]) -> Any:
     return value
 
 
+def _printable_text(value: str) -> bool:
+    """What every API and file downstream can carry: encodable as UTF-8, no NUL."""
+    if "\0" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 T = typing.TypeVar("T")
 
 
 def parse_object(cls: type[T], raw: Mapping[str, Any], prefix: str, problems: list[Problem],
-                 extra: Mapping[str, Any] | None = None) -> Any:
+                 extra: Mapping[str, Any] | None = None, also_known: typing.Iterable[str] = ()) -> Any:
     """Builds `cls` from a mapping of camelCase keys; unknown keys and bad values become problems.
+    `also_known` are keys read elsewhere (the secrets), named in the "valid here" list all the same.
 
     Returns INVALID if any field was bad, so cross-field checks can skip half-read objects."""
     known = config_fields(cls)
+    valid = [*known, *also_known]
     hints = typing.get_type_hints(cls)
     bad = False
     for key, value in raw.items():
         if key not in known:
             problems.append(Problem(
                 prefix + key, value,
-                f"a known key ({key!r} is not one); valid here: {', '.join(known)}{suggest(key, known)}"))
+                f"a known key ({_cut(repr(key))} is not one); valid here: {', '.join(valid)}{suggest(key, valid)}"))
             bad = True
     kwargs: dict[str, Any] = dict(extra or {})
     for key, f in known.items():

@@ -13,7 +13,7 @@ from typing import Any, Literal, cast
 
 import pulumi
 
-from components import checks
+from components import checks, grammars, names
 from components.config_schema import (
     INVALID,
     Problem,
@@ -74,9 +74,9 @@ class ArtifactRegistrySettings:
         None, doc="Customer-managed key projects/P/locations/L/keyRings/R/cryptoKeys/K (fixed at creation).",
         check=checks.matches(checks.KMS_KEY, "projects/P/locations/L/keyRings/R/cryptoKeys/K"))
     vulnerability_scanning: bool = setting(False, doc="Enable the Container Scanning API for pushed images.")
-    readers: tuple[str, ...] = setting((), check=checks.each(checks.iam_member),
+    readers: tuple[str, ...] = setting((), check=checks.all_of(checks.each(checks.iam_member), checks.distinct),
                                        doc="Members granted roles/artifactregistry.reader on the repository.")
-    writers: tuple[str, ...] = setting((), check=checks.each(checks.iam_member),
+    writers: tuple[str, ...] = setting((), check=checks.all_of(checks.each(checks.iam_member), checks.distinct),
                                        doc="Members granted roles/artifactregistry.writer on the repository.")
     audit_logs: bool = setting(False, doc="Data Access audit logs (who pulled and pushed) for Artifact Registry.")
 
@@ -85,13 +85,13 @@ class ArtifactRegistrySettings:
 class SampleImageSettings:
     enabled: bool = setting(True, doc="Build app/ and push it to the stack's registry.")
     name: str = setting("hello-nginx", doc="Image name (repository path) in every registry.",
-                        check=checks.matches(checks.IMAGE_NAME, "a lowercase Docker image name"))
+                        check=grammars.image_path)
     docker_hub_user: str | None = setting(
         None, doc="Also push to Docker Hub as USER/REPOSITORY (needs the dockerHubToken secret).",
         check=checks.matches(checks.DOCKER_HUB_USER, "a Docker Hub user name (4-30 lowercase letters/digits)"))
     docker_hub_repository: str | None = setting(
         None, doc="Docker Hub repository name. Unset: the image name.",
-        check=checks.matches(checks.IMAGE_NAME, "a lowercase Docker repository name"))
+        check=grammars.docker_hub_repository)
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class BuildTriggerSettings:
     github_repository: str | None = setting(
         None, doc="GitHub OWNER/REPO whose pushes rebuild the image. Unset: no trigger.",
         check=checks.matches(checks.GITHUB_REPO, "OWNER/REPO as on GitHub"))
-    branch: str = setting("^main$", check=checks.regex, doc="Branch regex (RE2) that triggers a build.")
+    branch: str = setting("^main$", check=grammars.re2_pattern, doc="Branch regex (RE2) that triggers a build.")
     generation: Literal[1, 2] = setting(1, doc="GitHub connection: 1 (Cloud Build GitHub App) or 2 (cloudbuildv2).")
     app_installation_id: int | None = setting(
         None, check=checks.in_range(1, 2**53), doc="Cloud Build GitHub App installation id (generation 2).")
@@ -126,7 +126,7 @@ class PromotionSettings:
 
 @dataclass(frozen=True)
 class RegistrySettings:
-    image: str = setting(REGISTRY_IMAGE, check=checks.pinned_image,
+    image: str = setting(REGISTRY_IMAGE, check=grammars.pinned_image,
                          doc="registry:2 image, pinned to a tag >= 2.8.3 or a digest.")
     port: int = setting(5000, check=checks.in_range(1024, 65535), doc="Port the registry listens on.")
     username: str = setting("registry", doc="htpasswd user name (password generated).",
@@ -165,7 +165,7 @@ class RegistryVmSettings:
         "pd-balanced", doc="Boot and data disk type (pd-standard is the free tier's).")
     storage: Literal["disk", "gcs"] = setting("disk", doc="Where images live: a persistent disk or a GCS bucket.")
     bucket_name: str | None = setting(None, doc="GCS bucket for storage=gcs (globally unique).",
-                                      check=checks.matches(checks.BUCKET, "a GCS bucket name"))
+                                      check=grammars.bucket_name)
     instances: int = setting(1, check=checks.in_range(1, 10), doc="Registry VMs (more than 1 needs storage=gcs).")
     network: str | None = setting(
         None, check=checks.matches(checks.NETWORK, "a VPC network name"),
@@ -216,7 +216,7 @@ class BudgetSettings:
         None, doc="Billing account (XXXXXX-XXXXXX-XXXXXX) for a project budget. Unset: no budget.",
         check=checks.matches(checks.BILLING_ACCOUNT, "a billing account id XXXXXX-XXXXXX-XXXXXX"))
     amount: int = setting(10, check=checks.in_range(1, 1_000_000), doc="Monthly budget, in whole currency units.")
-    currency: str = setting("USD", check=checks.matches(checks.CURRENCY, "an ISO 4217 code such as USD"),
+    currency: str = setting("USD", check=grammars.currency,
                             doc="Currency of the amount (the billing account's).")
 
 
@@ -329,7 +329,7 @@ def _decode(raw: str) -> Any:
     """Pulumi hands every top-level value over as a string; objects and scalars are JSON."""
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or numbers/nesting beyond Python's limits
         return raw
 
 
@@ -339,6 +339,17 @@ def _all_config() -> dict[str, Any]:
     from pulumi.runtime import config as runtime_config
 
     return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
+def _unknown_gcp_keys(config: dict[str, Any], problems: list[Problem]) -> None:
+    """The explicit provider (components/providers.py) reads only these three: any other `gcp:` key
+    would be silently ignored, so it is a typo or a setting that has no effect."""
+    known = [key.split(":")[1] for key, _, _ in GCP_KEYS]
+    for full, value in config.items():
+        namespace, _, key = full.partition(":")
+        if namespace == "gcp" and key not in known:
+            problems.append(Problem(full, value, f"a gcp key this program reads ({checks.short(key)} is not one: "
+                                    f"the stack's gcp provider takes only {', '.join(known)}){suggest(key, known)}"))
 
 
 def _read_gcp(target: str, problems: list[Problem]) -> GcpSettings | None:
@@ -455,6 +466,7 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
     if source is not None and s.gcp and source.split("/")[1:] == [s.gcp.project, s.artifact_registry.repository_id]:
         problems.append(Problem(f"{ns}:promotion.sourceRepository", source,
                                 "another stack's repository (this is the stack's own)"))
+    _derived_checks(s, ns, problems)
     if s.sample_image.docker_hub_user and sec.docker_hub_token is None:
         problems.append(Problem(f"{ns}:dockerHubToken", None,
                                 "a Docker Hub access token when sampleImage.dockerHubUser is set: "
@@ -497,6 +509,45 @@ def _group_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
                                     "the source ranges Cloud Armor admits (the registry is never open to all)"))
 
 
+def _derived_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
+    """Names the program builds from several keys must fit their targets too; each problem names
+    the key to change."""
+    from components.registry_config import via_proxy  # it imports this module
+
+    ar, image = s.artifact_registry, s.sample_image
+    if s.uses_artifact_registry and ar.docker_hub_proxy:
+        longest = 63 - len(names.DOCKER_HUB_PROXY_SUFFIX)
+        if len(ar.repository_id) > longest:
+            problems.append(Problem(f"{ns}:artifactRegistry.repositoryId", ar.repository_id,
+                                    f"at most {longest} characters with dockerHubProxy on (the cache "
+                                    f"repository is named {ar.repository_id[:8]}...{names.DOCKER_HUB_PROXY_SUFFIX}, "
+                                    "63 at most)"))
+    # (key to blame, its value, a full reference the program pushes or pulls)
+    references: list[tuple[str, str, str]] = []
+    if image.enabled and s.uses_artifact_registry and s.gcp:
+        references.append(("sampleImage.name", image.name,
+                           f"{s.gcp.region}-docker.pkg.dev/{s.gcp.project}/{ar.repository_id}/{image.name}:tag"))
+    if image.enabled and s.uses_local_registry:
+        references.append(("sampleImage.name", image.name, f"localhost:{s.registry.port}/{image.name}:tag"))
+    if image.docker_hub_user:
+        repository = image.docker_hub_repository or image.name
+        if image.docker_hub_repository is None and grammars.docker_hub_repository(image.name):
+            problems.append(Problem(f"{ns}:sampleImage.name", image.name,
+                                    "a one-level name to push to Docker Hub (USER/REPOSITORY), or set "
+                                    "sampleImage.dockerHubRepository"))
+        else:
+            blame = "sampleImage.dockerHubRepository" if image.docker_hub_repository else "sampleImage.name"
+            references.append((blame, repository, f"docker.io/{image.docker_hub_user}/{repository}:tag"))
+    if s.uses_registry_vm and s.uses_artifact_registry and ar.docker_hub_proxy and s.gcp:
+        proxy = f"{s.gcp.region}-docker.pkg.dev/{s.gcp.project}/{names.docker_hub_proxy_id(ar.repository_id)}"
+        references.append(("registry.image", s.registry.image, via_proxy(s.registry.image, proxy)))
+    for key, value, ref in references:
+        expected = grammars.image_reference(ref)
+        if expected:
+            problems.append(Problem(f"{ns}:{key}", value,
+                                    f"{expected} (as pushed or pulled: {checks.short(ref, 100)})"))
+
+
 def _registry_version_problem(image: str) -> str | None:
     """registry:2 images before 2.8.3 lack the gcs driver; refuse them outright."""
     if "@sha256:" in image:
@@ -514,17 +565,28 @@ def load_settings() -> Settings:
     namespace = pulumi.get_project()
     problems: list[Problem] = []
     prefix = f"{namespace}:"
-    raw = {k[len(prefix):]: v for k, v in _all_config().items() if k.startswith(prefix)}
+    config = _all_config()
+    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
     secrets = _read_secrets(namespace, raw, problems)
     objects = {k: _decode(v) if isinstance(v, str) else v for k, v in raw.items() if k not in SECRET_KEYS}
     parsed = parse_object(Settings, objects, prefix, problems,
                           extra={"project_name": namespace, "stack": pulumi.get_stack(),
-                                 "gcp": None, "secrets": secrets})
+                                 "gcp": None, "secrets": secrets}, also_known=SECRET_KEYS)
     target = parsed.target if parsed is not INVALID else objects.get("target", "gcp")
     gcp = _read_gcp(target, problems)
     if parsed is not INVALID:
         parsed = replace(parsed, gcp=gcp)
         _cross_checks(parsed, namespace, problems)
+    _unknown_gcp_keys(config, problems)
     if problems:
-        raise SettingsError(problems)
+        raise SettingsError([_hide_secrets(p) for p in problems])
     return cast(Settings, parsed)
+
+
+def _hide_secrets(problem: Problem) -> Problem:
+    """Whatever the key (a secret one, or a misspelling of one set with --secret), a value set as a
+    secret is never printed, nor any part of it."""
+    from pulumi.runtime import config as runtime_config
+
+    top = re.split(r"[.\[]", problem.key, maxsplit=1)[0]
+    return problem.hidden() if runtime_config.is_config_secret(top) else problem

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from components.app_source import APP_DIR, PROJECT_DIR, build_tag, image_build, sample_site_build
+from components.names import member_key
 from tests.harness import StackRun, is_secret, run_stack, unwrap
 
 NS = "image-sharing"
@@ -50,7 +51,7 @@ def test_image_waits_for_repository_and_push_grants_only() -> None:
     run = run_stack("dev", overrides={f"{NS}:artifactRegistry": {"writers": ["user:deployer@example.com"]}})
     assert run.deps_of(run.one(IMAGE)) == {
         "gcp:artifactregistry/repository:Repository:repository",
-        "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember:repo-writer-user-deployer-example-com",
+        f"gcp:artifactregistry/repositoryIamMember:RepositoryIamMember:repo-writer-{member_key('user:deployer@example.com')}",
     }
 
 
