@@ -287,7 +287,8 @@ def _records(monitor: _RecordingMonitor, loop: asyncio.AbstractEventLoop) -> lis
             options={"deleteBeforeReplace": req.deleteBeforeReplace,
                      "retainOnDelete": req.retainOnDelete,
                      "ignoreChanges": list(req.ignoreChanges),
-                     "replaceOnChanges": list(req.replaceOnChanges)},
+                     "replaceOnChanges": list(req.replaceOnChanges),
+                     "aliases": [alias.spec.name for alias in req.aliases if alias.HasField("spec")]},
         ))
     return records
 
