@@ -35,11 +35,18 @@ class Problem:
     def hidden(self) -> Problem:
         """The same problem for a secret key: no value, and no piece of it quoted in `expected`."""
         expected = self.expected
-        for piece in sorted(_strings(self.value), key=len, reverse=True):
-            if piece in expected and len(piece) < 4:  # too short to cut out without mangling the text
-                expected = "a valid value (details hidden: the key holds a secret)"
-                break
-            expected = expected.replace(piece, "***")
+        # Each piece as it is, and as repr() and JSON quote it (escapes included).
+        pieces = sorted({form for raw in _strings(self.value)
+                         for form in (raw, repr(raw)[1:-1], json.dumps(raw)[1:-1])}, key=len, reverse=True)
+        for piece in pieces:
+            if len(piece) >= 4:
+                expected = expected.replace(piece, "***")
+        # Checks may quote a value cut short, or a part of it: any 6 characters of it left, or a short
+        # value anywhere, and the whole explanation goes.
+        grams = {expected[i:i + 6] for i in range(len(expected) - 5)}
+        if any(piece in expected if len(piece) < 6 else any(piece[i:i + 6] in grams for i in range(len(piece) - 5))
+               for piece in pieces):
+            expected = "a valid value (details hidden: the key holds a secret)"
         return Problem(self.key, None, expected, secret=True)
 
 

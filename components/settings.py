@@ -522,6 +522,14 @@ def _derived_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
                                     f"at most {longest} characters with dockerHubProxy on (the cache "
                                     f"repository is named {ar.repository_id[:8]}...{names.DOCKER_HUB_PROXY_SUFFIX}, "
                                     "63 at most)"))
+    if s.uses_build_trigger and s.gcp:
+        # The pipeline grants its builder this binding itself; a second resource for it would revoke
+        # it when either is deleted.
+        builder = f"serviceaccount:image-builder@{s.gcp.project}.iam.gserviceaccount.com"
+        if any(member.lower() == builder for member in ar.writers):
+            problems.append(Problem(f"{ns}:artifactRegistry.writers", list(ar.writers),
+                                    "no entry for the image builder's service account: the image pipeline "
+                                    "grants it writer access already"))
     # (key to blame, its value, a full reference the program pushes or pulls)
     references: list[tuple[str, str, str]] = []
     if image.enabled and s.uses_artifact_registry and s.gcp:

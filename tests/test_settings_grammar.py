@@ -227,6 +227,14 @@ def test_members_that_read_alike_get_distinct_resources() -> None:
     assert len({r.urn for r in run.resources}) == len(run.resources)
 
 
+def test_the_builder_account_is_not_granted_twice() -> None:
+    builder = "serviceAccount:image-builder@image-sharing-dev.iam.gserviceaccount.com"
+    message = refused({**pipeline(), f"{NS}:artifactRegistry": {"writers": [builder]}})
+    assert f"{NS}:artifactRegistry.writers = " in message
+    assert "the image pipeline grants it writer access already" in message
+    run_stack("dev", overrides={f"{NS}:artifactRegistry": {"writers": [builder]}})  # no pipeline: no clash
+
+
 def test_a_binding_keeps_its_former_name_as_an_alias() -> None:
     # Renaming without an alias would delete the old binding after creating the new one: revoked.
     run = run_stack("dev", overrides=members("user:ann@example.com", "user:a.b@example.com", "user:a-b@example.com"))

@@ -1,0 +1,91 @@
+"""Property-based tests over generated configs (tests/settings_strategies.py builds them from the
+settings dataclasses, so every key is covered, including keys added later).
+
+The invariant: a config either fails with a SettingsError, before any resource is registered, that
+names every key known to be bad and prints no secret; or it runs, and every name the program derived
+passes its target's rule (tests/gcp_rules.py). Any other exception is a crash, and fails the test.
+
+Derandomized: CI and laptops run the same cases; the counts are kept small enough for `make test`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from components.config_schema import SettingsError
+from components.settings import SECRET_KEYS
+from tests.gcp_rules import violations
+from tests.harness import registered_by_last_failure, run_stack
+from tests.settings_strategies import NS, Config, configs
+
+PROPERTY = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+STACKS = st.sampled_from(["dev", "prod", "local"])
+ALL_SECRETS = {f"{NS}:{key}": f"test-secret-{key}" for key in SECRET_KEYS}
+
+
+def check(stack: str, config: Config, secrets: dict[str, str]) -> str | None:
+    """Runs the stack; returns the error message, or None after checking the run's derived names."""
+    try:
+        run = run_stack(stack, overrides=config.overrides, secrets=secrets)
+    except SettingsError as err:
+        assert registered_by_last_failure() == [], "a bad config must fail before any resource"
+        named = {p.key for p in err.problems}
+        for key in config.bad:
+            assert any(n == key or n.startswith((key + ".", key + "[")) for n in named), (key, named)
+        message = str(err)
+        assert all(len(line) < 2000 for line in message.splitlines())
+        event("refused")
+        return message
+    assert not config.bad, f"ran although {sorted(config.bad)} are bad"
+    assert violations(run) == []
+    event("ran")
+    return None
+
+
+@PROPERTY
+@given(stack=STACKS, config=configs(), with_secrets=st.booleans())
+def test_any_config_is_refused_naming_its_bad_keys_or_runs_with_valid_names(
+        stack: str, config: Config, with_secrets: bool) -> None:
+    check(stack, config, ALL_SECRETS if with_secrets else {})
+
+
+@PROPERTY
+@given(stack=STACKS, config=configs(hostile=False))
+def test_configs_of_the_right_types_run_with_valid_names_or_are_refused_before_any_resource(
+        stack: str, config: Config) -> None:
+    # All secrets set: cross-key rules that want a token do not hide the runs.
+    check(stack, config, ALL_SECRETS)
+
+
+def _marked(value: Any) -> Any:
+    """Every string in a value made recognisable, so a test can look for it in a message."""
+    if isinstance(value, str):
+        return "zqx" + value
+    if isinstance(value, dict):
+        return {k: _marked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_marked(v) for v in value]
+    return value
+
+
+@PROPERTY
+@given(stack=STACKS, config=configs(), data=st.data())
+def test_values_set_as_secrets_never_appear_in_a_message(stack: str, config: Config, data: st.DataObject) -> None:
+    own = sorted(k for k in config.overrides if k.startswith(f"{NS}:"))
+    chosen = data.draw(st.lists(st.sampled_from(own), unique=True) if own else st.just([]))
+    typo = data.draw(st.sampled_from([f"{NS}:githubTokn", f"{NS}:dockerHubTokn", f"{NS}:registryTlsKy",
+                                      "gcp:credentials"]))
+    secrets = {key: json.dumps(_marked(config.overrides.pop(key))) for key in chosen}
+    secrets[typo] = "zqx-a-token"
+    try:
+        run_stack(stack, overrides=config.overrides, secrets=secrets)
+    except SettingsError as err:
+        assert "zqx" not in str(err)
+        assert any(p.key == typo and p.secret for p in err.problems)
+    else:
+        pytest.fail(f"{typo} is not a key this program reads, yet the run went through")
