@@ -89,3 +89,25 @@ def test_values_set_as_secrets_never_appear_in_a_message(stack: str, config: Con
         assert any(p.key == typo and p.secret for p in err.problems)
     else:
         pytest.fail(f"{typo} is not a key this program reads, yet the run went through")
+
+
+def _look_alike(member: str) -> st.SearchStrategy[str]:
+    """The same member, or one that reads alike once slugged: case changed, '.' and '-' swapped."""
+    return st.sampled_from([member, member.upper(), member.replace(".", "-"), member.replace("-", "."),
+                            member.replace(".", "_")])
+
+
+# A few members, then a list drawn from them and their look-alikes: repeats are likely.
+MEMBERS = st.lists(st.tuples(st.sampled_from(["user", "group", "serviceAccount"]), st.emails()).map(":".join),
+                   min_size=1, max_size=3).flatmap(
+    lambda bases: st.lists(st.sampled_from(bases).flatmap(_look_alike), min_size=1, max_size=5))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(readers=MEMBERS, writers=MEMBERS)
+def test_members_never_give_two_resources_one_name(readers: list[str], writers: list[str]) -> None:
+    config = Config({f"{NS}:artifactRegistry": {"readers": readers, "writers": writers}})
+    message = check("dev", config, {})
+    if message is not None:
+        # Only a repeat may be refused (st.emails() draws addresses the member pattern accepts or not).
+        assert "readers" in message or "writers" in message
