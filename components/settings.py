@@ -61,9 +61,11 @@ class CleanupSettings:
 class ArtifactRegistrySettings:
     enabled: bool = setting(True, doc="Create the Artifact Registry Docker repository (gcp target).")
     repository_id: str = setting(
-        "images", doc="Repository id: lowercase letter first, then letters, digits, hyphens (<= 63).",
+        "images", doc="Repository id: lowercase letter first, then letters, digits, hyphens; letter or digit last "
+        "(<= 63; <= 53 with dockerHubProxy).",
         check=checks.matches(checks.REPOSITORY_ID,
-                             "a lowercase letter, then lowercase letters, digits or hyphens, 63 at most"))
+                             "a lowercase letter, then lowercase letters, digits or hyphens, 63 at most, "
+                             "ending with a letter or digit"))
     description: str = setting("Docker images shared by the team, managed by Pulumi",
                                doc="Repository description shown in the console.")
     immutable_tags: bool | None = setting(None, doc="Refuse to overwrite a pushed tag. Unset: on in production.")
