@@ -253,6 +253,18 @@ def test_unknown_gcp_keys_are_reported_with_a_suggestion() -> None:
             "gcp provider takes only project, region, zone); did you mean 'region'?") in message
 
 
+def test_the_providers_take_nothing_from_gcp_keys_but_project_region_zone() -> None:
+    # The premise of refusing other gcp: keys: explicit providers read no stack config of their own,
+    # so whatever they get comes from settings, and settings read only these three.
+    run = run_stack("dev", overrides={f"{NS}:budget": {"billingAccount": "012345-6789AB-CDEF01"}})
+    providers = run.of_type("pulumi:providers:gcp")
+    assert len(providers) == 2
+    for provider in providers:
+        assert set(provider.inputs) <= {"project", "region", "zone", "defaultLabels", "billingProject",
+                                        "userProjectOverride", "version"}
+        assert (provider.inputs["project"], provider.inputs["region"]) == ("image-sharing-dev", "asia-northeast3")
+
+
 def test_unknown_secret_gcp_keys_are_hidden() -> None:
     message = refused({}, {"gcp:credentials": '{"private_key": "-----BEGIN PRIVATE KEY-----abc"}'})
     assert "gcp:credentials = (value hidden)" in message
