@@ -17,7 +17,7 @@ MACHINE_TYPE = re.compile(
     r"|hypermem)-\d{1,3}(?:-lssd)?|custom-\d{1,3}-\d{3,7})$"
 )
 # GitHub: owner of alphanumerics and single inner hyphens (<= 39); repository of [A-Za-z0-9._-], not . or ..
-GITHUB_REPO = re.compile(r"^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
+GITHUB_REPO = re.compile(r"^(?=[A-Za-z0-9-]{1,39}/)[A-Za-z0-9](?:-?[A-Za-z0-9])*/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
 KMS_KEY = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/keyRings/"
                      r"[A-Za-z0-9_-]{1,63}/cryptoKeys/[A-Za-z0-9_-]{1,63}$")
 DOCKER_REPOSITORY_PATH = re.compile(r"^[a-z]+(?:-[a-z]+)*[0-9]?-docker\.pkg\.dev/[a-z][a-z0-9-]{4,28}[a-z0-9]/"

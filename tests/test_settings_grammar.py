@@ -60,6 +60,18 @@ def test_re2_does_not_echo_a_refused_pattern_on_stderr(capfd: pytest.CaptureFixt
     assert "unclosed-secret-looking-pattern" not in capfd.readouterr().err
 
 
+@pytest.mark.parametrize("repository", ["acme-/site", "-acme/site", "ac--me/site", "a" * 40 + "/site", "acme/..",
+                                        "acme/.", "acme/si te"])
+def test_github_repositories_follow_github_names(repository: str) -> None:
+    assert f"{NS}:buildTrigger.githubRepository = " in refused(pipeline(githubRepository=repository))
+
+
+def test_github_names_at_their_limits_are_accepted() -> None:
+    repository = f"{'a-b' * 13}/{'r.' * 50}"  # a 39-character owner, a 100-character repository
+    trigger = run_stack("dev", overrides=pipeline(githubRepository=repository)).one(TRIGGER)
+    assert (trigger.inputs["github"]["owner"], trigger.inputs["github"]["name"]) == tuple(repository.split("/"))
+
+
 # --- Docker Distribution's reference grammar and limits -----------------------------------------
 
 def registry(image: str) -> dict[str, Any]:
