@@ -9,7 +9,7 @@ import re
 
 import iso4217
 import re2
-from docker_image import reference
+from docker_image import digest, reference
 from docker_image.regexp import ImageRegexps
 
 # Longer inputs are refused before any parser sees them: no grammar here needs more.
@@ -51,9 +51,10 @@ def _parse(value: str) -> reference.Reference | str:
         return f"an image reference of at most {MAX_REFERENCE} characters"
     try:
         ref = reference.Reference.parse_normalized_named(value)
-    except reference.InvalidReference as err:
-        return f"a Docker image reference ({err.args[0] if err.args else 'invalid'})" \
-            if not isinstance(err, reference.NameTooLong) else _too_long()
+    except reference.NameTooLong:
+        return _too_long()
+    except (reference.InvalidReference, digest.InvalidDigest) as err:  # the library's two roots
+        return f"a Docker image reference ({err.args[0] if err.args else 'invalid'})"
     name = ref["name"] or ""
     if len(name) > NAME_TOTAL_MAX:
         return _too_long()

@@ -35,7 +35,7 @@ HOSTILE_STRINGS = [
     "", " ", "A", "x" * 300, "y" * 70, "a\x00b", "\ud800", "한글", "goog-x", "my-g00gle", "192.168.5.4",
     "allUsers", "user:allUsers", "0.0.0.0/0", "::/0", "^(?=x)", r"(a)\1", "(", "a{1001}", "latest",
     "registry:latest", "registry:2.8.2", "Registry:2", "a/b/c", "xau", "images-", "-", "..", "user:A@x.com",
-    "team/" + "a" * 240, "r" * 60,
+    "team/" + "a" * 240, "r" * 60, "registry@sha256:" + "A" * 64, "registry@md5:abc",
 ]
 INTS = [0, 1, 2, 5, 7, 10, 30, 53, 100, 365, 1024, 3650, 5000, 65535, 65536, -1, 2**53, 2**64, 10**400]
 # Raw top-level texts (the engine hands every top-level value over as text).

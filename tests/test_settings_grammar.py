@@ -85,6 +85,7 @@ def registry(image: str) -> dict[str, Any]:
     ("registry:-2.8.3", "a Docker image reference (invalid reference format)"),          # tag: [\w] first
     ("example.com/" + "a/" * 122 + "registry:2.8.3", "an image name of at most 255 characters, registry host included"),
     ("registry@sha256:abc", "a Docker image reference"),
+    ("registry@sha256:" + "A" * 64, "a Docker image reference (invalid digest"),  # the library raised, uncaught
     ("registry", "an image pinned to a version tag"),
 ])
 def test_registry_image_follows_the_reference_grammar(image: str, message: str) -> None:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from components import checks, grammars
 from components.config_schema import SettingsError
 from components.settings import SECRET_KEYS
 from tests.gcp_rules import violations
@@ -111,3 +112,27 @@ def test_members_never_give_two_resources_one_name(readers: list[str], writers: 
     if message is not None:
         # Only a repeat may be refused (st.emails() draws addresses the member pattern accepts or not).
         assert "readers" in message or "writers" in message
+
+
+# Text shaped like what the checks parse (references, members, ranges, patterns), and any text.
+REFERENCE_LIKE = st.tuples(
+    st.sampled_from(["", "example.com/", "localhost:5000/", "[::1]:5000/", "Upper.io/"]),
+    st.text(alphabet="ab9._-/A", min_size=0, max_size=12),
+    st.sampled_from(["", ":1", ":latest", ":-x", ":" + "v" * 129]),
+    st.sampled_from(["", "@sha256:", "@sha512:", "@md5:", "@SHA256:"]),
+    st.sampled_from(["a" * 64, "A" * 64, "a" * 63, "f" * 32, "0" * 128, "g" * 64])
+    | st.text(alphabet="0aAg", max_size=9),
+).map("".join)
+SHAPED = (st.text(alphabet="aZ09:/@._-[]()*+?{}\\^$|%sha256ABCDEF", max_size=80) | st.text(max_size=40)
+          | REFERENCE_LIKE)
+CHECKS = [grammars.re2_pattern, grammars.image_reference, grammars.pinned_image, grammars.image_path,
+          grammars.docker_hub_repository, grammars.bucket_name, grammars.currency, checks.iam_member, checks.cidr,
+          checks.admin_cidr]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(value=SHAPED)
+def test_every_check_answers_none_or_what_is_expected_never_raises(value: str) -> None:
+    for check in CHECKS:
+        answer = check(value)
+        assert answer is None or (isinstance(answer, str) and answer)
