@@ -86,6 +86,10 @@ def values_of(tp: Any) -> st.SearchStrategy[Any]:
         return st.sampled_from(typing.get_args(tp))
     if origin is tuple:
         return st.lists(values_of(typing.get_args(tp)[0]), max_size=3)
+    if dataclasses.is_dataclass(tp):  # an object inside a list: some of its keys set
+        hints = typing.get_type_hints(tp)
+        return st.fixed_dictionaries({}, optional={key: st.deferred(lambda t=hints[f.name]: values_of(t))
+                                                   for key, f in config_fields(tp).items()})  # type: ignore[arg-type]
     raise TypeError(f"no strategy for {tp!r}: teach tests/settings_strategies.py this type")
 
 
