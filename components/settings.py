@@ -111,7 +111,7 @@ class BuildTriggerSettings:
         doc="Region of a generation-2 connection, repository and trigger. Unset: gcp:region. "
             "Generation-1 (GitHub App) triggers are global.")
     approvers: tuple[str, ...] = setting(
-        (), check=checks.each(checks.iam_member),
+        (), check=checks.all_of(checks.each(checks.iam_member), checks.distinct),
         doc="Members granted roles/cloudbuild.builds.approver (project-wide) to approve waiting builds.")
     fail_on_severity: Literal["OFF", "LOW", "MEDIUM", "HIGH", "CRITICAL"] | None = setting(
         None, doc="Scan each image before it is pushed (On-Demand Scanning) and fail the build on a finding "

@@ -231,6 +231,12 @@ def test_the_same_member_twice_is_refused(values: tuple[str, ...]) -> None:
     assert f"expected each member once: item {len(values) - 1} " in message
 
 
+def test_the_same_approver_twice_is_refused() -> None:
+    approvers = ["user:ann@example.com", "user:ann@example.com"]
+    message = refused(pipeline(approvers=approvers, requireApproval=True))
+    assert f"{NS}:buildTrigger.approvers = " in message and "expected each member once: item 1 " in message
+
+
 def test_members_that_read_alike_get_distinct_resources() -> None:
     run = run_stack("dev", overrides=members("user:a.b@example.com", "user:a-b@example.com", "user:a_b@example.com"))
     bindings = [r for r in run.of_type(IAM_MEMBER) if r.name.startswith("repo-reader-")]
