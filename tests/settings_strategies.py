@@ -30,6 +30,7 @@ GOOD_STRINGS = [
     "projects/image-sharing-dev/locations/asia-northeast3/keyRings/ring/cryptoKeys/key",
     "user:ann@example.com", "group:team@example.com", "serviceAccount:ci@p.iam.gserviceaccount.com",
     "domain:example.com", "203.0.113.0/24", "35.235.240.0/20", "2001:db8::/32", "Docker images",
+    "asia-northeast3-docker.pkg.dev/image-sharing-dev/images", "us-docker.pkg.dev/other-project/team-images",
 ]
 HOSTILE_STRINGS = [
     "", " ", "A", "x" * 300, "y" * 70, "a\x00b", "\ud800", "한글", "goog-x", "my-g00gle", "192.168.5.4",
