@@ -81,6 +81,10 @@ RULES: list[tuple[str, str, Rule, str]] = [
     ("docker:index/image:Image", "imageName", docker_reference, "Distribution reference grammar, 255 name"),
     ("docker:index/remoteImage:RemoteImage", "name", docker_reference, "Distribution reference grammar"),
     ("pulumi:providers:gcp", "defaultLabels", labels, "GCP labels: lowercase, 63 characters"),
+    ("gcp:monitoring/notificationChannel:NotificationChannel", "displayName", lambda v: len(v) <= 512,
+     "monitoring_v3_messages NotificationChannel.displayName: 512 characters"),
+    ("gcp:monitoring/alertPolicy:AlertPolicy", "displayName", lambda v: len(v) <= 512,
+     "monitoring_v3_messages AlertPolicy.displayName: 512 characters"),
 ]
 
 
