@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from components.app_source import APP_DIR
+from components.app_source import APP_DIR, REVISION_ARG, sample_site_build
+from components.build_spec import build_script
 from tests.peers import binary
 
 DOCKERFILE = (APP_DIR / "Dockerfile").read_text()
@@ -53,6 +54,55 @@ def test_every_copied_source_exists_and_is_in_the_build_context() -> None:
 def test_dockerignore_keeps_build_files_out() -> None:
     for path in ("Dockerfile", ".dockerignore", "tests", ".git", "README.md"):
         assert ignored(path), path
+
+
+def parsed_instructions(text: str) -> list[tuple[str, str]]:
+    """(KEYWORD, arguments) per instruction, continuation lines joined as Docker's parser joins them."""
+    joined = re.sub(r"\\\n(?:\s*#[^\n]*\n|\s*\n)*", " ", text)
+    parsed = []
+    for line in (line.strip() for line in joined.splitlines()):
+        if line and not line.startswith("#"):
+            keyword, *arguments = line.split(None, 1)
+            parsed.append((keyword.upper(), "".join(arguments)))
+    return parsed
+
+
+# Cloud Build substitutions that differ from one build to the next.
+PER_BUILD = re.compile(r"\$\{?(?:COMMIT_SHA|SHORT_SHA|REVISION_ID|BUILD_ID)\b")
+
+
+def per_build_args() -> set[str]:
+    """Build arguments whose value changes with every build: those the trigger's build sets from a
+    per-build substitution, and the one pulumi-docker gets as the tag (new whenever an input changes)."""
+    script = build_script("app", ["t"])
+    from_trigger = {name for name, value in re.findall(r'--build-arg "?(\w+)=([^" ]*)', script)
+                    if PER_BUILD.search(value)}
+    from_pulumi = {name for name in sample_site_build("s").build.get("args", {}) if name == REVISION_ARG}
+    return from_trigger | from_pulumi
+
+
+def layers_after_per_build_args(text: str) -> list[str]:
+    """Every RUN sees each ARG declared before it in its stage (Docker builder reference, "Impact on
+    build caching"): after an ARG whose value changes per build, a RUN (and every layer after it) misses
+    the cache, so `--cache-from` would reuse the base image only."""
+    changing, declared, late = per_build_args(), False, []
+    for keyword, arguments in parsed_instructions(text):
+        if keyword == "FROM":
+            declared = False
+        elif keyword == "ARG" and arguments.split("=", 1)[0].strip() in changing:
+            declared = True
+        elif keyword in {"RUN", "COPY", "ADD"} and declared:
+            late.append(f"{keyword} {arguments}")
+    return late
+
+
+def test_no_layer_follows_an_argument_that_changes_per_build() -> None:
+    assert per_build_args() == {"REVISION"}
+    assert layers_after_per_build_args(DOCKERFILE) == []
+    # The check can fail: the order this replaced, provenance first.
+    earlier = ("FROM nginx:1\nARG SOURCE\nARG REVISION=unknown\nLABEL a=\"${REVISION}\" \\\n  b=c\n"
+               "RUN rm -rf ./*\nCOPY site/ ./\n")
+    assert layers_after_per_build_args(earlier) == ["RUN rm -rf ./*", "COPY site/ ./"]
 
 
 def test_oci_labels_for_source_and_revision() -> None:
