@@ -23,14 +23,27 @@ SOURCE_FILE = "/workspace/source"
 FIND_SOURCE_COMMAND = ('gcloud artifacts docker images list "${_SOURCE_IMAGE}" --include-tags '
                        '--filter="tags:${SHORT_SHA}-*" --sort-by=~update_time --limit=1 '
                        "--format='value(format(\"{0}@{1}\",package,version))'")
+# Dev's and this stack's triggers fire on the same push: without approval (or approved early) the
+# source image may not be pushed yet, so find-source polls, every _SOURCE_POLL_SECONDS up to
+# _SOURCE_POLLS times (about 10 minutes: within PROMOTION_TIMEOUT with room for the scan and the copy).
+SOURCE_POLLS = 20
+SOURCE_POLL_SECONDS = 30
+PROMOTION_TIMEOUT_SECONDS = 1800
 FIND_SOURCE_SCRIPT = (
     "set -euo pipefail\n"
-    f"{FIND_SOURCE_COMMAND} > {SOURCE_FILE}\n"
-    f"if [ ! -s {SOURCE_FILE} ]; then\n"
-    '  echo "No image of commit $SHORT_SHA in ${_SOURCE_IMAGE} yet: approve (or retry) once its build has '
-    'pushed." >&2\n'
-    "  exit 1\n"
-    "fi\n"
+    'for attempt in $$(seq "${_SOURCE_POLLS}"); do\n'
+    # A listing error (permissions, a wrong path) fails at once: only "not pushed yet" is waited for.
+    f"  {FIND_SOURCE_COMMAND} > {SOURCE_FILE}\n"
+    f"  if [ -s {SOURCE_FILE} ]; then break; fi\n"
+    '  if [ "$$attempt" -ge "${_SOURCE_POLLS}" ]; then\n'
+    '    echo "No image of commit $SHORT_SHA in ${_SOURCE_IMAGE} after ${_SOURCE_POLLS} checks '
+    '${_SOURCE_POLL_SECONDS}s apart: retry once its build has pushed." >&2\n'
+    "    exit 1\n"
+    "  fi\n"
+    '  echo "No image of commit $SHORT_SHA in ${_SOURCE_IMAGE} yet (check $$attempt of ${_SOURCE_POLLS}); '
+    'next check in ${_SOURCE_POLL_SECONDS}s."\n'
+    '  sleep "${_SOURCE_POLL_SECONDS}"\n'
+    "done\n"
     f'echo "Promoting $$(cat {SOURCE_FILE})"\n'
 )
 # Copies manifest and blobs unchanged, then proves the digest arrived unchanged.
@@ -62,11 +75,12 @@ def promotion_spec(image: pulumi.Input[str], source_image: str, fail_on_severity
                   "wait_fors": [before_copy]})
     return {
         "steps": steps,
-        "substitutions": {"_IMAGE": image, "_SOURCE_IMAGE": source_image},
+        "substitutions": {"_IMAGE": image, "_SOURCE_IMAGE": source_image, "_SOURCE_POLLS": str(SOURCE_POLLS),
+                          "_SOURCE_POLL_SECONDS": str(SOURCE_POLL_SECONDS)},
         # Nothing here is pushed by Cloud Build itself (crane copies), so there is no provenance to request:
         # the copied digest's provenance is the source build's.
         "options": LOGGING_OPTIONS,
-        "timeout": "900s",
+        "timeout": f"{PROMOTION_TIMEOUT_SECONDS}s",
     }
 
 

@@ -465,6 +465,11 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
         problems.append(Problem(f"{ns}:promotion.sourceRepository", source,
                                 "promotion together with buildTrigger.githubRepository: each push to the branch "
                                 "promotes that commit's image"))
+    if source is not None and s.uses_build_trigger and not s.require_approval:
+        problems.append(Problem(f"{ns}:promotion.sourceRepository", source,
+                                "promotion only behind approval: set buildTrigger.requireApproval to true "
+                                "(the source stack's trigger fires on the same push, and what is promoted "
+                                "is what a person approved)"))
     if source is not None and s.gcp and source.split("/")[1:] == [s.gcp.project, s.artifact_registry.repository_id]:
         problems.append(Problem(f"{ns}:promotion.sourceRepository", source,
                                 "another stack's repository (this is the stack's own)"))

@@ -26,7 +26,8 @@ SUBSTITUTION = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][
 SAMPLE = {"_IMAGE": "asia-northeast3-docker.pkg.dev/p/images/hello-nginx", "_SOURCE": "https://github.com/a/b",
           "SHORT_SHA": "0123abc", "COMMIT_SHA": "0123abc" + "0" * 33,
           "BUILD_ID": "5f1e2d3c-0000-4000-8000-000000000001",
-          "_SOURCE_IMAGE": "asia-northeast3-docker.pkg.dev/p-dev/images/hello-nginx"}
+          "_SOURCE_IMAGE": "asia-northeast3-docker.pkg.dev/p-dev/images/hello-nginx",
+          "_SOURCE_POLLS": str(promotion.SOURCE_POLLS), "_SOURCE_POLL_SECONDS": str(promotion.SOURCE_POLL_SECONDS)}
 # Every shape the program generates: build or promotion, with and without the vulnerability gate.
 SPECS = {
     "build": lambda: build_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE"], True),
@@ -231,7 +232,8 @@ def test_step_scripts_pass_shellcheck(tmp_path: Path, kind: str) -> None:
         assert result.returncode == 0, result.stdout
 
 
-def run_step(tmp_path: Path, script: str, shell: str, stand_ins: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_step(tmp_path: Path, script: str, shell: str, stand_ins: dict[str, str],
+             **values: str) -> subprocess.CompletedProcess[str]:
     """Runs a substituted step script with its /workspace in tmp_path and stand-ins for the tools it
     calls (small sh scripts that record their arguments)."""
     bin_dir = tmp_path / "bin"
@@ -240,7 +242,7 @@ def run_step(tmp_path: Path, script: str, shell: str, stand_ins: dict[str, str])
         tool = bin_dir / name
         tool.write_text(f'#!/bin/sh\necho "{name} $*" >> {tmp_path}/calls\n{body}\n')
         tool.chmod(0o755)
-    text = cloud_build_substitute(script).replace("/workspace/", f"{tmp_path}/")
+    text = cloud_build_substitute(script, **values).replace("/workspace/", f"{tmp_path}/")
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
     return subprocess.run([shell, "-c", text], capture_output=True, text=True, env=env, check=False, timeout=30)
 
@@ -272,15 +274,55 @@ def test_the_gate_fails_at_or_above_its_severity(tmp_path: Path, fail_on: str, f
         assert f"at or above {fail_on}" in done.stderr
 
 
+# Records the wait instead of waiting, so a test of the whole polling loop takes milliseconds.
+NO_SLEEP = {"sleep": "true"}
+
+
+def test_find_source_waits_until_the_source_build_has_pushed(tmp_path: Path) -> None:
+    """Dev's and prod's triggers fire on the same push: the promotion polls until dev's image is there."""
+    digest = "sha256:" + "ab" * 32
+    third_time = (f'[ "$(grep -c "^gcloud " {tmp_path}/calls)" -ge 3 ] && '
+                  f'echo "{SAMPLE["_SOURCE_IMAGE"]}@{digest}"; true')
+    done = run_step(tmp_path, promotion.FIND_SOURCE_SCRIPT, "bash", {"gcloud": third_time, **NO_SLEEP})
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert [c.split()[0] for c in calls] == ["gcloud", "sleep", "gcloud", "sleep", "gcloud"]
+    assert calls[1] == f"sleep {promotion.SOURCE_POLL_SECONDS}"
+    assert f"check 2 of {promotion.SOURCE_POLLS}" in done.stdout
+    assert (tmp_path / "source").read_text().strip() == f"{SAMPLE['_SOURCE_IMAGE']}@{digest}"
+    assert f"Promoting {SAMPLE['_SOURCE_IMAGE']}@{digest}" in done.stdout
+
+
 def test_find_source_fails_clearly_when_the_commit_has_no_image(tmp_path: Path) -> None:
-    done = run_step(tmp_path, promotion.FIND_SOURCE_SCRIPT, "bash", {"gcloud": "true"})
+    done = run_step(tmp_path, promotion.FIND_SOURCE_SCRIPT, "bash", {"gcloud": "true", **NO_SLEEP},
+                    _SOURCE_POLLS="3")
     assert done.returncode == 1 and f"No image of commit {SAMPLE['SHORT_SHA']}" in done.stderr
+    assert "after 3 checks 30s apart" in done.stderr
+    calls = [c.split()[0] for c in (tmp_path / "calls").read_text().splitlines()]
+    assert calls == ["gcloud", "sleep", "gcloud", "sleep", "gcloud"]  # no wait after the last check
+
+
+def test_find_source_fails_at_once_when_the_listing_fails(tmp_path: Path) -> None:
+    """Only "not pushed yet" is worth waiting for; a permission error shows at once."""
+    done = run_step(tmp_path, promotion.FIND_SOURCE_SCRIPT, "bash", {"gcloud": "exit 1", **NO_SLEEP})
+    assert done.returncode == 1
+    assert [c.split()[0] for c in (tmp_path / "calls").read_text().splitlines()] == ["gcloud"]
+
+
+def test_polling_fits_in_the_promotion_build_timeout() -> None:
+    spec = promotion_spec("I", "SRC", "CRITICAL", "europe-west1")
+    assert spec["substitutions"]["_SOURCE_POLLS"] == str(promotion.SOURCE_POLLS)
+    assert spec["substitutions"]["_SOURCE_POLL_SECONDS"] == str(promotion.SOURCE_POLL_SECONDS)
+    waited = (promotion.SOURCE_POLLS - 1) * promotion.SOURCE_POLL_SECONDS
+    assert 300 <= waited <= 600, "about ten minutes for dev's build to push"
+    # Each listing takes seconds; the scan and the copy that follow get ten minutes more.
+    assert waited + promotion.SOURCE_POLLS * 10 + 600 <= int(spec["timeout"].removesuffix("s"))
 
 
 def test_copy_passes_only_when_the_digest_arrived_unchanged(tmp_path: Path) -> None:
     digest = "sha256:" + "ab" * 32
     found = run_step(tmp_path, promotion.FIND_SOURCE_SCRIPT, "bash",
-                     {"gcloud": f'echo "{SAMPLE["_SOURCE_IMAGE"]}@{digest}"'})
+                     {"gcloud": f'echo "{SAMPLE["_SOURCE_IMAGE"]}@{digest}"', **NO_SLEEP})
     assert found.returncode == 0, found.stderr
     target = f'{SAMPLE["_IMAGE"]}:{SAMPLE["SHORT_SHA"]}-{SAMPLE["BUILD_ID"]}'
     same = run_step(tmp_path, promotion.COPY_SCRIPT, "sh", {"crane": f'[ "$1" = digest ] && echo {digest}; true'})

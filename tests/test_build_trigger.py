@@ -251,7 +251,8 @@ def test_prod_promotes_dev_images_by_digest(promoting: StackRun) -> None:
     assert [s["id"] for s in build["steps"]] == ["find-source", "vulnerability-gate", "copy"]
     assert "images" not in build and build["options"] == {"logging": "CLOUD_LOGGING_ONLY"}
     assert build["substitutions"] == {"_IMAGE": "asia-northeast3-docker.pkg.dev/image-sharing-prod/images/hello-nginx",
-                                      "_SOURCE_IMAGE": f"{DEV_REPOSITORY}/hello-nginx"}
+                                      "_SOURCE_IMAGE": f"{DEV_REPOSITORY}/hello-nginx",
+                                      "_SOURCE_POLLS": "20", "_SOURCE_POLL_SECONDS": "30"}
     assert trigger["approvalConfig"] == {"approvalRequired": True}
     assert trigger["description"].startswith(f"Copies {DEV_REPOSITORY}/hello-nginx by digest")
     out = promoting.outputs["imagePipeline"]
@@ -284,6 +285,9 @@ def test_every_gcloud_command_of_the_pipeline_outputs_parses(gen1: StackRun, pro
      "expected another stack's repository (this is the stack's own)"),
     ({"githubRepository": "acme/site"}, f"{DEV_REPOSITORY}/hello-nginx",
      "expected LOCATION-docker.pkg.dev/PROJECT/REPOSITORY"),
+    ({"githubRepository": "acme/site", "requireApproval": False}, DEV_REPOSITORY,
+     "promotion.sourceRepository = 'asia-northeast3-docker.pkg.dev/image-sharing-dev/images': expected promotion "
+     "only behind approval: set buildTrigger.requireApproval to true"),
 ])
 def test_bad_promotion_config_is_refused(trigger: dict[str, Any] | None, source: str, message: str) -> None:
     overrides: dict[str, Any] = {f"{NS}:promotion": {"sourceRepository": source}}
