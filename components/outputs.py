@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 
 from components.artifact_repository import ArtifactRepository
+from components.build_spec import NEWEST_TAGGED
 from components.build_trigger import BuildTrigger
 from components.promotion import promotion_outputs
 from components.registry_group import RegistryGroup
@@ -144,8 +145,8 @@ def provenance_commands(image: pulumi.Output[str], source: str | None, github_re
     def newest(path: str) -> str:
         if source is None:
             listing = "--format='value(format(\"{0}@{1}\",package,version))'"
-            return f"IMAGE=$(gcloud artifacts docker images list {path} --sort-by=~update_time --limit=1 {listing})"
-        return (f"IMAGE={source}@$(gcloud artifacts docker images list {path} --sort-by=~update_time --limit=1 "
+            return f"IMAGE=$(gcloud artifacts docker images list {path} {NEWEST_TAGGED} {listing})"
+        return (f"IMAGE={source}@$(gcloud artifacts docker images list {path} {NEWEST_TAGGED} "
                 "--format='value(version)')")
     return {
         "newestImage": image.apply(newest),

@@ -53,3 +53,55 @@ result = json.loads(encoding.MessageToJson(build))
 def load_build_config(path: Path) -> dict[str, Any]:
     loaded: dict[str, Any] = sdk_python(LOAD_BUILD_CONFIG, str(path))
     return loaded
+
+
+# `gcloud artifacts docker images list IMAGE ...` run through gcloud's own docker_util.GetDockerImages
+# (what it asks Artifact Registry for: order, server-side limit, view) with the versions listing
+# answered from `versions`, then gcloud's client-side filter, sort, limit and format, in that order.
+DOCKER_IMAGES_LIST = """
+import io
+from types import SimpleNamespace
+from googlecloudsdk.command_lib.artifacts import docker_util
+from googlecloudsdk.command_lib.artifacts import requests as ar_requests
+from googlecloudsdk.core.resource import resource_filter, resource_lex, resource_printer, resource_property
+messages = ar_requests.GetMessages()
+asked = {}
+def list_versions(client, msgs, pkg, version_view=None, page_size=None, order_by=None, limit=None, server_filter=None):
+    asked.update(order_by=order_by, limit=limit, view=str(version_view))
+    full = "FULL" in str(version_view)  # tags are only returned in the FULL view (--include-tags)
+    versions = [messages.Version(name=f"{pkg}/versions/{v['digest']}", createTime=v["time"], updateTime=v["time"],
+                                 relatedTags=[messages.Tag(name=f"{pkg}/tags/{t}") for t in v["tags"]] if full else [])
+                for v in payload["versions"]]  # the server's answer, already in the order asked for
+    return versions[:limit] if limit else versions
+ar_requests.ListVersions = list_versions
+ar_requests.GetClient = lambda: None
+docker_util._ValidateDockerRepo = lambda name: None
+a = payload["args"]
+args = SimpleNamespace(limit=a["limit"], filter=a["filter"], sort_by=[a["sort_by"]], include_tags=a["include_tags"],
+                       page_size=None)
+host, project, repo, image = payload["image"].split("/", 3)
+resource = docker_util.DockerImage(docker_util.DockerRepo(project, host.split("-docker.")[0], repo), image)
+listed = docker_util.GetDockerImages(resource, args)
+if args.filter:
+    expression = resource_filter.Compile(args.filter)
+    listed = [r for r in listed if expression.Evaluate(r)]
+key = resource_lex.Lexer(a["sort_by"].lstrip("~")).Key()
+listed = sorted(listed, key=lambda r: resource_property.Get(r, key, ""), reverse=a["sort_by"].startswith("~"))
+out = io.StringIO()
+resource_printer.Print(listed[:args.limit], a["format"], out=out)
+result = {"asked": asked, "printed": out.getvalue().strip()}
+"""
+
+
+def docker_images_list(argv: list[str], versions: list[dict[str, Any]]) -> dict[str, Any]:
+    """ARGV is a split `gcloud artifacts docker images list IMAGE` command (only --include-tags,
+    --filter, --sort-by, --limit and --format); VERSIONS are {digest, time, tags}, newest first."""
+    assert argv[:5] == ["gcloud", "artifacts", "docker", "images", "list"], argv
+    flags = dict(arg.split("=", 1) if "=" in arg else (arg, "") for arg in argv[6:])
+    assert set(flags) <= {"--include-tags", "--filter", "--sort-by", "--limit", "--format"}, flags
+    payload = {"image": argv[5], "versions": versions,
+               "args": {"limit": int(flags["--limit"]), "filter": flags.get("--filter"),
+                        "sort_by": flags["--sort-by"], "include_tags": "--include-tags" in flags,
+                        "format": flags["--format"]}}
+    listed: dict[str, Any] = sdk_python(DOCKER_IMAGES_LIST, payload)
+    return listed

@@ -19,7 +19,7 @@ from components import promotion
 from components.build_spec import BUILT_INS, SEVERITIES, build_spec, gate_script
 from components.promotion import promotion_spec
 from tests.gcloud_cli import refusal
-from tests.gcloud_sdk import load_build_config, sdk_python
+from tests.gcloud_sdk import docker_images_list, load_build_config, sdk_python
 from tests.peers import binary
 
 SUBSTITUTION = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -218,6 +218,24 @@ def test_find_cache_sorts_by_a_field_gcloud_knows_and_prints_a_digest_reference(
     # The spelling this replaced finds nothing on the client: every version compares equal.
     old = sdk_python(SORT_AND_FORMAT, {"key": "~UPDATE_TIME", "format": fmt, "resources": resources})
     assert old["found"] == [None]
+
+
+# Newest first: Cloud Build's provenance for the image, stored as an untagged version after it.
+ATTACHMENT_FIRST = [{"digest": "sha256:" + "cd" * 32, "time": "2026-01-02T00:00:00Z", "tags": []},
+                    {"digest": "sha256:" + "ab" * 32, "time": "2026-01-01T00:00:00Z", "tags": ["0123abc-b1"]}]
+
+
+@pytest.mark.integration
+def test_find_cache_takes_the_newest_tagged_image_not_an_attachment() -> None:
+    """Run through gcloud's own listing code: with the filter it lists every version (no server-side
+    limit), with tags, and keeps the tagged one."""
+    command = shlex.split(cloud_build_substitute(spec_module.FIND_CACHE_COMMAND))
+    listed = docker_images_list(command, ATTACHMENT_FIRST)
+    assert listed["printed"] == f"{SAMPLE['_IMAGE']}@sha256:{'ab' * 32}"
+    assert listed["asked"] == {"order_by": "update_time desc", "limit": None, "view": "FULL"}
+    # The command this replaced took the attachment.
+    old = [a for a in command if a not in ("--include-tags", "--filter=tags:*")]
+    assert docker_images_list(old, ATTACHMENT_FIRST)["printed"] == f"{SAMPLE['_IMAGE']}@sha256:{'cd' * 32}"
 
 
 @pytest.mark.integration

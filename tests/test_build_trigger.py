@@ -4,6 +4,7 @@ that make the first build's permissions exist before the trigger."""
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from components.build_spec import DOCKER_IMAGE, GCLOUD_IMAGE
 from components.config_schema import SettingsError
 from tests.gcloud_cli import refusal
+from tests.gcloud_sdk import docker_images_list
 from tests.harness import StackRun, is_secret, registered_by_last_failure, run_stack, unwrap
 
 NS = "image-sharing"
@@ -276,6 +278,17 @@ def test_every_gcloud_command_of_the_pipeline_outputs_parses(gen1: StackRun, pro
     commands += [promoting.outputs["imagePipeline"]["promotion"][k] for k in ("sourceDigests", "promotedDigests")]
     for command in commands:
         assert refusal(command) is None, command
+
+
+@pytest.mark.integration
+def test_newest_image_skips_untagged_attachments(gen1: StackRun, promoting: StackRun) -> None:
+    """Through gcloud's own listing code: the newest version may be an untagged provenance attachment."""
+    versions = [{"digest": "sha256:" + "cd" * 32, "time": "2026-01-02T00:00:00Z", "tags": []},
+                {"digest": "sha256:" + "ab" * 32, "time": "2026-01-01T00:00:00Z", "tags": ["0123abc-b1"]}]
+    for run, expected in ((gen1, "asia-northeast3-docker.pkg.dev/image-sharing-dev/images/hello-nginx@"),
+                          (promoting, "")):
+        inner = run.outputs["imagePipeline"]["provenance"]["newestImage"].split("$(", 1)[1].rstrip(")")
+        assert docker_images_list(shlex.split(inner), versions)["printed"] == f"{expected}sha256:{'ab' * 32}"
 
 
 @pytest.mark.parametrize(("trigger", "source", "message"), [
