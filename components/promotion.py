@@ -14,9 +14,12 @@ import pulumi_gcp as gcp
 
 from components.build_spec import BUILD_TAG, GCLOUD_IMAGE, LOGGING_OPTIONS, SCAN_IMAGE, gate_script, scan_location
 
-# crane's debug variant has a shell (busybox) to read the digest the lookup step wrote; pinned by digest.
-CRANE_IMAGE = ("gcr.io/go-containerregistry/crane/debug:v0.22.1"
-               "@sha256:e78770b31258a3846f878036d9c1f63fbe4c871f9f56990bf77fd95c013e3c1b")
+# gcrane, not crane: crane reads only ~/.docker/config.json (pkg/crane DefaultKeychain), which a build
+# step does not have; gcrane.Keychain puts google.Keychain (the metadata server's token for the build's
+# service account, for *.pkg.dev) before it. The debug variant has a shell (busybox) to read the digest
+# the lookup step wrote. Pinned to the release tag only: no published digest of this image was found to
+# pin (the release build publishes gcrane/debug:$TAG_NAME, go-containerregistry's cloudbuild.yaml).
+GCRANE_IMAGE = "gcr.io/go-containerregistry/gcrane/debug:v0.21.9"
 SOURCE_FILE = "/workspace/source"
 
 # The newest image the source stack built from this commit (its tags are `${SHORT_SHA}-${BUILD_ID}`).
@@ -51,8 +54,8 @@ COPY_SCRIPT = (
     "set -eu\n"
     f'source="$$(cat {SOURCE_FILE})"\n'
     f'target="${{_IMAGE}}:{BUILD_TAG}"\n'
-    'crane copy "$$source" "$$target"\n'
-    'copied="$$(crane digest "$$target")"\n'
+    'gcrane cp "$$source" "$$target"\n'
+    'copied="$$(gcrane digest "$$target")"\n'
     'echo "source digest: $${source#*@}"\n'
     'echo "target digest: $$copied ($$target)"\n'
     '[ "$$copied" = "$${source#*@}" ]\n'
@@ -71,13 +74,13 @@ def promotion_spec(image: pulumi.Input[str], source_image: str, fail_on_severity
         steps.append({"id": "vulnerability-gate", "name": SCAN_IMAGE, "entrypoint": "bash", "args": ["-c", script],
                       "wait_fors": ["find-source"]})
         before_copy = "vulnerability-gate"
-    steps.append({"id": "copy", "name": CRANE_IMAGE, "entrypoint": "/busybox/sh", "args": ["-c", COPY_SCRIPT],
+    steps.append({"id": "copy", "name": GCRANE_IMAGE, "entrypoint": "/busybox/sh", "args": ["-c", COPY_SCRIPT],
                   "wait_fors": [before_copy]})
     return {
         "steps": steps,
         "substitutions": {"_IMAGE": image, "_SOURCE_IMAGE": source_image, "_SOURCE_POLLS": str(SOURCE_POLLS),
                           "_SOURCE_POLL_SECONDS": str(SOURCE_POLL_SECONDS)},
-        # Nothing here is pushed by Cloud Build itself (crane copies), so there is no provenance to request:
+        # Nothing here is pushed by Cloud Build itself (gcrane copies), so there is no provenance to request:
         # the copied digest's provenance is the source build's.
         "options": LOGGING_OPTIONS,
         "timeout": f"{PROMOTION_TIMEOUT_SECONDS}s",

@@ -1,6 +1,6 @@
 """The Cloud Build steps (build and promotion) as Cloud Build, the shell and gcloud will read them: every
 `$` is either a known substitution or escaped, the scripts, once substituted, pass shellcheck and do
-what they say when run against stand-ins for gcloud and crane, every gcloud command parses, and
+what they say when run against stand-ins for gcloud and gcrane, every gcloud command parses, and
 gcloud's own loader accepts each build config."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import yaml
 from components import build_spec as spec_module
 from components import promotion
 from components.build_spec import BUILT_INS, SEVERITIES, build_spec, gate_script
+from components.checks import pinned_image
 from components.promotion import promotion_spec
 from tests.gcloud_cli import refusal
 from tests.gcloud_sdk import docker_images_list, load_build_config, sdk_python
@@ -92,7 +93,12 @@ def test_promotion_copies_and_never_builds() -> None:
     assert "images" not in spec and not [s for s in spec["steps"] if "docker" in s["name"]]
     assert "--remote" in spec["steps"][1]["args"][1] and "--location=asia" in spec["steps"][1]["args"][1]
     assert promotion_spec("I", "SRC", None, "us-east1")["steps"][1]["wait_fors"] == ["find-source"]
-    assert "@sha256:" in promotion.CRANE_IMAGE  # pinned by digest
+    copy = spec["steps"][-1]
+    # gcrane authenticates with the build's service account (google.Keychain); crane would not.
+    assert copy["name"].startswith("gcr.io/go-containerregistry/gcrane/debug:v")
+    assert pinned_image(copy["name"]) is None and copy["entrypoint"] == "/busybox/sh"
+    words = set(re.findall(r"\b\w*crane\b", copy["args"][1]))
+    assert words == {"gcrane"}, words
 
 
 def test_substituted_script_reads_as_the_shell_sees_it() -> None:
@@ -343,11 +349,11 @@ def test_copy_passes_only_when_the_digest_arrived_unchanged(tmp_path: Path) -> N
                      {"gcloud": f'echo "{SAMPLE["_SOURCE_IMAGE"]}@{digest}"', **NO_SLEEP})
     assert found.returncode == 0, found.stderr
     target = f'{SAMPLE["_IMAGE"]}:{SAMPLE["SHORT_SHA"]}-{SAMPLE["BUILD_ID"]}'
-    same = run_step(tmp_path, promotion.COPY_SCRIPT, "sh", {"crane": f'[ "$1" = digest ] && echo {digest}; true'})
+    same = run_step(tmp_path, promotion.COPY_SCRIPT, "sh", {"gcrane": f'[ "$1" = digest ] && echo {digest}; true'})
     assert same.returncode == 0, same.stderr
-    assert f"crane copy {SAMPLE['_SOURCE_IMAGE']}@{digest} {target}" in (tmp_path / "calls").read_text()
+    assert f"gcrane cp {SAMPLE['_SOURCE_IMAGE']}@{digest} {target}" in (tmp_path / "calls").read_text()
     assert f"source digest: {digest}" in same.stdout and f"target digest: {digest}" in same.stdout
-    other = run_step(tmp_path, promotion.COPY_SCRIPT, "sh", {"crane": '[ "$1" = digest ] && echo sha256:00; true'})
+    other = run_step(tmp_path, promotion.COPY_SCRIPT, "sh", {"gcrane": '[ "$1" = digest ] && echo sha256:00; true'})
     assert other.returncode != 0
 
 
