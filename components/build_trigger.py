@@ -133,7 +133,8 @@ class BuildTrigger(pulumi.ComponentResource):
             self.manual_steps.append(
                 "Builds wait for approval, and this stack grants nobody roles/cloudbuild.builds.approver: "
                 "until you list people in buildTrigger.approvers, only principals that already hold "
-                "cloudbuild.builds.approve in the project (Owner, Cloud Build Admin) can approve.")
+                "cloudbuild.builds.approve in the project can approve: Owners and Editors (basic roles), "
+                "and anyone granted Cloud Build Approver outside this stack.")
         self.register_outputs({"triggerId": self.trigger.trigger_id, "location": self.location})
 
     def _opts(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:

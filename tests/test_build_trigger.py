@@ -114,10 +114,17 @@ def test_approvers_get_the_approver_role_on_the_project() -> None:
     assert not [step for step in run.outputs["imagePipeline"]["manualSteps"] if "approv" in step]
 
 
+WHO_CAN_APPROVE = ("Builds wait for approval, and this stack grants nobody roles/cloudbuild.builds.approver: "
+                   "until you list people in buildTrigger.approvers, only principals that already hold "
+                   "cloudbuild.builds.approve in the project can approve: Owners and Editors (basic roles), "
+                   "and anyone granted Cloud Build Approver outside this stack.")
+
+
 def test_without_approvers_the_outputs_say_who_can_approve(gen1_prod: StackRun, gen1: StackRun) -> None:
     assert not [m for m in gen1_prod.of_type(APPROVER_GRANT) if m.inputs["role"] == "roles/cloudbuild.builds.approver"]
     steps = gen1_prod.outputs["imagePipeline"]["manualSteps"]
-    assert any("buildTrigger.approvers" in step and "cloudbuild.builds.approve" in step for step in steps), steps
+    # cloudbuild.builds.approve is in Owner, Editor and Cloud Build Approver only.
+    assert WHO_CAN_APPROVE in steps, steps
     assert not [step for step in gen1.outputs["imagePipeline"]["manualSteps"] if "approv" in step]
 
 
