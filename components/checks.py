@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 from components.config_schema import Check
+from components.gcp_locations import ARTIFACT_REGISTRY_MULTI_REGIONS, REGIONS
 
 PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 # gcloud's own check (command_lib/artifacts/util.py), plus Artifact Registry's 63-character limit.
@@ -20,7 +21,10 @@ MACHINE_TYPE = re.compile(
 GITHUB_REPO = re.compile(r"^(?=[A-Za-z0-9-]{1,39}/)[A-Za-z0-9](?:-?[A-Za-z0-9])*/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
 KMS_KEY = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/keyRings/"
                      r"[A-Za-z0-9_-]{1,63}/cryptoKeys/[A-Za-z0-9_-]{1,63}$")
-DOCKER_REPOSITORY_PATH = re.compile(r"^[a-z]+(?:-[a-z]+)*[0-9]?-docker\.pkg\.dev/[a-z][a-z0-9-]{4,28}[a-z0-9]/"
+# The location is one Artifact Registry knows (a region, or a multi-region), not a shape: regions
+# such as europe-west10 end in two digits.
+_REGISTRY_LOCATION = "|".join(re.escape(location) for location in (*REGIONS, *ARTIFACT_REGISTRY_MULTI_REGIONS))
+DOCKER_REPOSITORY_PATH = re.compile(rf"^(?:{_REGISTRY_LOCATION})-docker\.pkg\.dev/[a-z][a-z0-9-]{{4,28}}[a-z0-9]/"
                                     r"[a-z][a-z0-9-]{0,62}$")
 BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
 NETWORK = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")

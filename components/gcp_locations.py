@@ -62,3 +62,5 @@ ZONES: dict[str, tuple[str, ...]] = {
 }
 
 REGIONS: tuple[str, ...] = tuple(_REGIONS)
+# Artifact Registry's multi-region locations (`us-docker.pkg.dev`, ...), next to every region.
+ARTIFACT_REGISTRY_MULTI_REGIONS: tuple[str, ...] = ("us", "europe", "asia")

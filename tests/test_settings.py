@@ -3,11 +3,14 @@ expected; good config yields the documented defaults."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from components.config_schema import SettingsError
+from components.gcp_locations import ARTIFACT_REGISTRY_MULTI_REGIONS, REGIONS
+from components.settings import PromotionSettings
 from tests.harness import registered_by_last_failure, run_stack
 
 NS = "image-sharing"
@@ -150,3 +153,24 @@ def test_default_zone_follows_the_region() -> None:
     run = run_stack("dev", overrides={"gcp:region": "us-east1"})
     provider = run.one("pulumi:providers:gcp")
     assert (provider.inputs["region"], provider.inputs["zone"]) == ("us-east1", "us-east1-b")
+
+
+def source_repository_problem(value: str) -> str | None:
+    """What promotion.sourceRepository's own check says about VALUE (None: accepted)."""
+    [field] = [f for f in dataclasses.fields(PromotionSettings) if f.name == "source_repository"]
+    problem: str | None = field.metadata["check"](value)
+    return problem
+
+
+@pytest.mark.parametrize("location", [*REGIONS, *ARTIFACT_REGISTRY_MULTI_REGIONS])
+def test_every_artifact_registry_location_is_a_valid_source_repository(location: str) -> None:
+    # europe-west10 and europe-west12 end in two digits; us, europe, asia are multi-regions.
+    assert source_repository_problem(f"{location}-docker.pkg.dev/image-sharing-dev/images") is None
+
+
+@pytest.mark.parametrize("value", ["mars-west1-docker.pkg.dev/image-sharing-dev/images",
+                                   "europe-west1-b-docker.pkg.dev/image-sharing-dev/images",
+                                   "us-docker.pkg.dev/image-sharing-dev/images/hello-nginx",
+                                   "docker.pkg.dev/image-sharing-dev/images"])
+def test_a_source_repository_outside_artifact_registry_locations_is_refused(value: str) -> None:
+    assert source_repository_problem(value) == "LOCATION-docker.pkg.dev/PROJECT/REPOSITORY"
