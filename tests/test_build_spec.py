@@ -17,7 +17,7 @@ import yaml
 from components import build_spec as spec_module
 from components import promotion
 from components.build_spec import BUILT_INS, SEVERITIES, build_spec, gate_script
-from components.checks import pinned_image
+from components.grammars import pinned_image
 from components.promotion import promotion_spec
 from tests.gcloud_cli import refusal
 from tests.gcloud_sdk import docker_images_list, load_build_config, sdk_python
