@@ -18,6 +18,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.project_services import COMPUTE, DNS, ProjectServices
+from components.registry_network import by_family
 from components.settings import RegistryGroupSettings
 
 # Where Google's health checkers and its load balancers' proxies connect from (documented ranges).
@@ -155,16 +156,8 @@ class RegistryGroup(pulumi.ComponentResource):
                                 "cpu_utilization": {"target": g.target_cpu_percent / 100}},
             opts=self._opts(compute))
 
-        gcp.compute.Firewall(
-            "registry-health-checks",
-            project=args.project,
-            network=args.network,
-            direction="INGRESS",
-            description="Google's health checkers and load balancer proxies to the registry port",
-            source_ranges=list(HEALTH_CHECK_RANGES),
-            target_tags=[args.network_tag],
-            allows=[{"protocol": "tcp", "ports": [str(args.port)]}],
-            opts=self._opts(compute))
+        self._admit("registry-health-checks", "Google's health checkers and load balancer proxies to the registry port",
+                    HEALTH_CHECK_RANGES)
 
         self.internal = g.load_balancer == "internal"
         if self.internal:
@@ -175,6 +168,21 @@ class RegistryGroup(pulumi.ComponentResource):
 
     def _opts(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, depends_on=list(depends_on))
+
+    def _admit(self, name: str, description: str, sources: Sequence[str]) -> None:
+        """Ingress to the registry port of the group's VMs, one rule per IP family (GCP's rule)."""
+        args = self._args
+        for suffix, family in by_family(list(sources)).items():
+            gcp.compute.Firewall(
+                name + suffix,
+                project=args.project,
+                network=args.network,
+                direction="INGRESS",
+                description=description,
+                source_ranges=family,
+                target_tags=[args.network_tag],
+                allows=[{"protocol": "tcp", "ports": [str(args.port)]}],
+                opts=self._opts(args.services.needs(COMPUTE)))
 
     def _internal(self) -> None:
         """One private address in the registry's subnet, a passthrough TCP load balancer, a private name."""
@@ -212,16 +220,7 @@ class RegistryGroup(pulumi.ComponentResource):
             subnetwork=args.subnetwork,
             opts=self._opts(compute))
         # Clients inside the VPC (or over VPN / Interconnect) reach the registry port; nobody else.
-        gcp.compute.Firewall(
-            "registry-clients",
-            project=args.project,
-            network=args.network,
-            direction="INGRESS",
-            description="Registry clients through the internal load balancer",
-            source_ranges=list(g.client_ranges),
-            target_tags=[args.network_tag],
-            allows=[{"protocol": "tcp", "ports": [str(args.port)]}],
-            opts=self._opts(compute))
+        self._admit("registry-clients", "Registry clients through the internal load balancer", g.client_ranges)
         zone = gcp.dns.ManagedZone(
             "registry",
             project=args.project,

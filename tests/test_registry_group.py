@@ -224,3 +224,11 @@ def test_a_new_secret_version_rolls_the_group() -> None:
     versions = run.one("gcp:compute/instanceTemplate:InstanceTemplate").inputs["metadata"]["registry-secret-versions"]
     assert versions.split() == [f"projects/123456789012/secrets/{s}/versions/1"
                                 for s in ("registry-htpasswd", "registry-http-secret")]
+
+
+def test_client_ranges_of_both_families_get_a_rule_each() -> None:
+    """GCP refuses a firewall rule that mixes IPv4 and IPv6 sources."""
+    run = run_group(RegistryGroupSettings(client_ranges=("10.20.0.0/24", "fd20:a::/48")), tls_on_vms=True)
+    rules = _firewalls(run)
+    assert rules["registry-clients"]["sourceRanges"] == ["10.20.0.0/24"]
+    assert rules["registry-clients-v6"]["sourceRanges"] == ["fd20:a::/48"]
