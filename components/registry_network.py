@@ -66,7 +66,9 @@ class RegistryNetwork(pulumi.ComponentResource):
             subnet = gcp.compute.Subnetwork(
                 "registry-subnet", project=args.project, region=args.region, network=network.id,
                 ip_cidr_range=vm.subnet_cidr, private_ip_google_access=True,
-                opts=pulumi.ResourceOptions(parent=self))
+                # A region change replaces it; a new subnet with the same range in the same VPC is
+                # refused while the old one exists, so the old goes first (docs/self-hosted-registry.md).
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
             self.network, self.subnetwork = network.id, subnet.id
 
         self.firewalls = self._firewalls(compute)
@@ -110,10 +112,12 @@ class RegistryNetwork(pulumi.ComponentResource):
         args = self._args
         router = gcp.compute.Router(
             "registry-router", project=args.project, region=args.region, network=self.network,
-            opts=pulumi.ResourceOptions(parent=self))
+            # A region move replaces router and NAT with the subnet; the NAT names the old subnet, which
+            # cannot be deleted while it does, so these go first too.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
         return gcp.compute.RouterNat(
             "registry-nat", project=args.project, region=args.region, router=router.name,
             nat_ip_allocate_option="AUTO_ONLY", source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
             subnetworks=[{"name": self.subnetwork, "source_ip_ranges_to_nats": ["ALL_IP_RANGES"]}],
             log_config={"enable": True, "filter": "ERRORS_ONLY"},
-            opts=pulumi.ResourceOptions(parent=self))
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))

@@ -138,3 +138,12 @@ def test_direct_access_reserves_an_address_and_exports_it() -> None:
     nic = run.one(INSTANCE).inputs["networkInterfaces"][0]
     assert nic["accessConfigs"] == [{"natIp": "198.51.100.7"}]
     assert run.outputs["registryDirectAddresses"] == {"registry-0": "198.51.100.7"}
+
+
+def test_a_region_move_deletes_subnet_router_and_nat_before_creating_them() -> None:
+    """The new subnet has the old one's range in the same VPC: GCP refuses it while the old exists."""
+    run = with_vm(ar={"enabled": False}, cloudNat=True)
+    for type_ in (SUBNET, "gcp:compute/router:Router", NAT):
+        assert run.one(type_).options["deleteBeforeReplace"] is True, type_
+    # The instance, attached to the subnet, goes first as well (its zone moves with the region).
+    assert run.one(INSTANCE).options["deleteBeforeReplace"] is True
