@@ -9,6 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.artifact_repository import ArtifactRepository
+from components.data_disk_snapshot import verified_snapshot
 from components.gcp_locations import ZONES
 from components.project_services import COMPUTE, IAM, RESOURCE_MANAGER, SECRET_MANAGER, STORAGE, ProjectServices
 from components.registry_config import (
@@ -209,10 +210,17 @@ class RegistryVm(pulumi.ComponentResource):
         refused unless allowDataDiskReplacement says the data is in a snapshot (or may go)."""
         args = self._args
         vm = args.vm
+        # `snapshot` forces a new disk and is read back: left set after a restore, it must never rebuild
+        # the disk later, and an allowed replacement uses it only when recent (data_disk_snapshot.py).
+        snapshot: pulumi.Input[str] | None = vm.data_disk_snapshot
+        if vm.allow_data_disk_replacement and vm.data_disk_snapshot is not None:
+            snapshot = verified_snapshot(vm.data_disk_snapshot, args.project, vm.data_disk_snapshot_max_age_hours)
+        opts = self._opts(depends_on=args.services.needs(COMPUTE), protect=not vm.allow_data_disk_replacement)
+        if not vm.allow_data_disk_replacement:
+            opts.ignore_changes = ["snapshot"]
         disk = gcp.compute.Disk(
             "registry-data", project=args.project, zone=args.zone, size=vm.disk_size_gb, type=vm.disk_type,
-            snapshot=vm.data_disk_snapshot,
-            opts=self._opts(depends_on=args.services.needs(COMPUTE), protect=not vm.allow_data_disk_replacement))
+            snapshot=snapshot, opts=opts)
         policy = gcp.compute.ResourcePolicy(
             "registry-data-snapshots", project=args.project, region=args.region,
             snapshot_schedule_policy={

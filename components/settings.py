@@ -192,6 +192,9 @@ class RegistryVmSettings:
     data_disk_snapshot: str | None = setting(
         None, check=checks.matches(checks.SNAPSHOT, "a snapshot name or projects/P/global/snapshots/NAME"),
         doc="Create the data disk from this snapshot (restore, or move to another zone or disk type).")
+    data_disk_snapshot_max_age_hours: int = setting(
+        24, check=checks.in_range(1, 87600, " hours"),
+        doc="A replacement refuses a dataDiskSnapshot older than this (it would lose every push since).")
     allow_data_disk_replacement: bool = setting(
         False, doc="Let the next `pulumi up` replace the protected data disk (restore procedure); set back after.")
     gc_schedule: str | None = setting(

@@ -12,6 +12,7 @@ import sys
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,12 @@ class _Mocks(pulumi.runtime.Mocks):
         if args.token == "gcp:organizations/getProject:getProject":
             project = args.args.get("projectId", "p")
             return {"number": PROJECT_NUMBER, "projectId": project, "name": project, "id": project}
+        if args.token == "gcp:compute/getSnapshot:getSnapshot":
+            # A snapshot named stale-* is 30 days old; any other was taken an hour ago.
+            age = timedelta(days=30) if str(args.args.get("name", "")).startswith("stale") else timedelta(hours=1)
+            return {"name": args.args.get("name"), "project": args.args.get("project"), "id": "snapshot",
+                    "creationTimestamp": (datetime.now(UTC) - age).isoformat(),
+                    "sourceDisk": "https://www.googleapis.com/compute/v1/projects/p/zones/z/disks/registry-data"}
         raise NotImplementedError(f"the mocks do not answer {args.token}")
 
 

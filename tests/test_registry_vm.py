@@ -213,3 +213,32 @@ def test_garbage_collection_is_scheduled_on_a_single_vm(dev: StackRun) -> None:
     daily = with_vm(gcSchedule="*-*-* 02:30:00")
     assert "OnCalendar=*-*-* 02:30:00" in {f["path"]: f["content"] for f in user_data(daily)["write_files"]}[
         "/etc/systemd/system/registry-gc.timer"]
+
+
+def test_a_snapshot_left_set_after_a_restore_never_rebuilds_the_disk(dev: StackRun) -> None:
+    """The provider reads `snapshot` back and it forces a new disk: ignored unless a replacement is allowed."""
+    assert dev.one(DISK).options["ignoreChanges"] == ["snapshot"]
+    kept = with_vm(dataDiskSnapshot="registry-data-manual")
+    assert kept.one(DISK).options["ignoreChanges"] == ["snapshot"]
+    assert kept.invokes == [i for i in kept.invokes if i.token != "gcp:compute/getSnapshot:getSnapshot"]
+    allowed = with_vm(allowDataDiskReplacement=True, dataDiskSnapshot="projects/p-1234/global/snapshots/s1")
+    assert allowed.one(DISK).options["ignoreChanges"] == []
+    lookup = [i.args for i in allowed.invokes if i.token == "gcp:compute/getSnapshot:getSnapshot"]
+    assert lookup == [{"name": "s1", "project": "p-1234"}]
+
+
+def test_an_allowed_replacement_refuses_an_old_snapshot() -> None:
+    """Left from a restore months ago, it would rebuild the disk without every push since."""
+    import pytest
+
+    from components.data_disk_snapshot import StaleSnapshotError
+    from tests.harness import registered_by_last_failure
+
+    with pytest.raises(Exception, match="stale-1 was taken .* lose everything pushed since") as err:
+        with_vm(allowDataDiskReplacement=True, dataDiskSnapshot="stale-1")
+    assert "dataDiskSnapshotMaxAgeHours above 720" in str(err.value)
+    assert isinstance(err.value, StaleSnapshotError)
+    assert DISK + ":registry-data" not in registered_by_last_failure()
+    # Going back to that backup on purpose: the bound is raised.
+    run = with_vm(allowDataDiskReplacement=True, dataDiskSnapshot="stale-1", dataDiskSnapshotMaxAgeHours=800)
+    assert run.one(DISK).inputs["snapshot"] == "stale-1"
