@@ -45,3 +45,9 @@ def verified_snapshot(snapshot: str, project: str, max_age_hours: int,
         check_age(name, values[0], values[1] or "", max_age_hours, datetime.now(UTC))
         return snapshot
     return pulumi.Output.all(found.creation_timestamp, found.source_disk).apply(checked)
+
+
+def replacement_allowed_warning() -> str:
+    return ("registryVm.allowDataDiskReplacement is on: the data disk is unprotected and any change of its "
+            "type, zone or snapshot replaces it. Once the restore or move is done, set it back to false and "
+            "remove registryVm.dataDiskSnapshot (`pulumi stack output registryDataDisk` lists the steps).")

@@ -117,9 +117,29 @@ def data_disk_outputs(vm: RegistryVm, project: str, region: str) -> dict[str, An
         "listSnapshots": disk.apply(
             lambda name: f"gcloud compute snapshots list --project={project} --filter='sourceDisk~/disks/{name}$' "
                          "--sort-by=~creationTimestamp --format='table(name,creationTimestamp,diskSizeGb)'"),
-        "restore": ("pulumi config set --path registryVm.dataDiskSnapshot SNAPSHOT_NAME && "
-                    "pulumi config set --path registryVm.allowDataDiskReplacement true && pulumi up"),
+        "restore": disk.apply(lambda name: restore_steps(vm, name, project, region)),
     }
+
+
+def restore_steps(vm: RegistryVm, disk: str, project: str, region: str) -> list[str]:
+    """Paste in order (docs/self-hosted-registry.md): a stopped VM writes nothing the snapshot would miss;
+    the replacement leaves the VM stopped; allowDataDiskReplacement goes back off and the snapshot name
+    goes (the disk ignores it from then on)."""
+    where = f"--zone={vm.zone} --project={project}"
+    instance = next(iter(vm.instances), "registry-0")
+    snapshot = f"{disk}-restore"
+    return [
+        f"gcloud compute instances stop {instance} {where}",
+        f"gcloud compute snapshots create {snapshot} --source-disk={disk} --source-disk-zone={vm.zone} "
+        f"--storage-location={region} --project={project}",
+        f"pulumi config set --path registryVm.dataDiskSnapshot {snapshot}",
+        "pulumi config set --path registryVm.allowDataDiskReplacement true",
+        "pulumi up",
+        f"gcloud compute instances start {instance} {where}",
+        "pulumi config set --path registryVm.allowDataDiskReplacement false",
+        "pulumi config rm --path registryVm.dataDiskSnapshot",
+        "pulumi up",
+    ]
 
 
 SLSA_BUILDER_ID = "https://cloudbuild.googleapis.com/GoogleHostedWorker"

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.artifact_repository import ArtifactRepository
-from components.data_disk_snapshot import verified_snapshot
+from components.data_disk_snapshot import replacement_allowed_warning, verified_snapshot
 from components.gcp_locations import ZONES
 from components.project_services import COMPUTE, IAM, RESOURCE_MANAGER, SECRET_MANAGER, STORAGE, ProjectServices
 from components.registry_config import (
@@ -221,6 +221,8 @@ class RegistryVm(pulumi.ComponentResource):
         disk = gcp.compute.Disk(
             "registry-data", project=args.project, zone=args.zone, size=vm.disk_size_gb, type=vm.disk_type,
             snapshot=snapshot, opts=opts)
+        if vm.allow_data_disk_replacement:
+            pulumi.log.warn(replacement_allowed_warning(), resource=disk)
         policy = gcp.compute.ResourcePolicy(
             "registry-data-snapshots", project=args.project, region=args.region,
             snapshot_schedule_policy={

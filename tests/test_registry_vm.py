@@ -187,7 +187,7 @@ def test_restore_commands_name_the_disk(dev: StackRun) -> None:
     out = dev.outputs["registryDataDisk"]
     assert out["disk"] == "registry-data" and out["zone"] == "asia-northeast3-a"
     assert "--source-disk=registry-data --source-disk-zone=asia-northeast3-a" in out["snapshotNow"]
-    assert "registryVm.dataDiskSnapshot" in out["restore"]
+    assert "pulumi config set --path registryVm.dataDiskSnapshot registry-data-restore" in out["restore"]
 
 
 def test_tls_certificate_without_key_is_refused_whatever_else_is_set() -> None:
@@ -234,7 +234,7 @@ def test_an_allowed_replacement_refuses_an_old_snapshot() -> None:
     from components.data_disk_snapshot import StaleSnapshotError
     from tests.harness import registered_by_last_failure
 
-    with pytest.raises(Exception, match="stale-1 was taken .* lose everything pushed since") as err:
+    with pytest.raises(Exception, match=r"stale-1 was taken .* lose everything pushed since") as err:
         with_vm(allowDataDiskReplacement=True, dataDiskSnapshot="stale-1")
     assert "dataDiskSnapshotMaxAgeHours above 720" in str(err.value)
     assert isinstance(err.value, StaleSnapshotError)
@@ -242,3 +242,35 @@ def test_an_allowed_replacement_refuses_an_old_snapshot() -> None:
     # Going back to that backup on purpose: the bound is raised.
     run = with_vm(allowDataDiskReplacement=True, dataDiskSnapshot="stale-1", dataDiskSnapshotMaxAgeHours=800)
     assert run.one(DISK).inputs["snapshot"] == "stale-1"
+
+
+def test_restore_steps_stop_snapshot_replace_start_and_protect_again(dev: StackRun) -> None:
+    steps = dev.outputs["registryDataDisk"]["restore"]
+    where = "--zone=asia-northeast3-a --project=image-sharing-dev"
+    assert steps == [
+        f"gcloud compute instances stop registry-0 {where}",
+        "gcloud compute snapshots create registry-data-restore --source-disk=registry-data "
+        "--source-disk-zone=asia-northeast3-a --storage-location=asia-northeast3 --project=image-sharing-dev",
+        "pulumi config set --path registryVm.dataDiskSnapshot registry-data-restore",
+        "pulumi config set --path registryVm.allowDataDiskReplacement true",
+        "pulumi up",
+        f"gcloud compute instances start registry-0 {where}",
+        "pulumi config set --path registryVm.allowDataDiskReplacement false",
+        "pulumi config rm --path registryVm.dataDiskSnapshot",
+        "pulumi up",
+    ]
+
+
+def test_an_unprotected_data_disk_is_announced_while_replacement_is_allowed(caplog: Any) -> None:
+    import logging
+
+    from components.data_disk_snapshot import replacement_allowed_warning
+
+    with caplog.at_level(logging.WARNING):
+        with_vm(dataDiskSnapshot="registry-data-restore")
+    assert not [r for r in caplog.records if "allowDataDiskReplacement is on" in r.getMessage()]
+    with caplog.at_level(logging.WARNING):
+        with_vm(allowDataDiskReplacement=True, dataDiskSnapshot="registry-data-restore")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings.count(replacement_allowed_warning()) == 1
+    assert "set it back to false" in replacement_allowed_warning()

@@ -310,7 +310,7 @@ def test_restore_commands_parse_with_gcloud() -> None:
     from tests.gcloud_cli import refusal
 
     out = stack_run("dev").outputs["registryDataDisk"]
-    for command in (out["snapshotNow"], out["listSnapshots"]):
+    for command in (out["snapshotNow"], out["listSnapshots"], *(s for s in out["restore"] if s.startswith("gcloud"))):
         assert refusal(command) is None, command
     assert refusal(out["snapshotNow"] + " --no-such-flag") is not None
 
