@@ -29,6 +29,15 @@ DATA_DISK_DEVICES = "sdb|nvme0n2"
 DISK_METRIC = "compute_googleapis_com:guest_disk_bytes_used"
 
 
+# How long a metric may be missing before its absence alerts.
+ABSENT_MINUTES = 30
+
+
+def check_passed_filter(check_id: str) -> str:
+    # The check id alone selects its series, whichever resource type they carry.
+    return f'metric.type="monitoring.googleapis.com/uptime_check/check_passed" AND metric.label.check_id="{check_id}"'
+
+
 @dataclass(frozen=True)
 class RegistryMonitoringArgs:
     project: str
@@ -48,6 +57,13 @@ def disk_usage_query(instance_ids: list[str], percent: int) -> str:
     used = f'sum by (instance_id, device_name) ({DISK_METRIC}{selector},state="used"}})'
     total = f'sum by (instance_id, device_name) ({DISK_METRIC}{selector},state=~"used|free"}})'
     return f"100 * {used} / {total} > {percent}"
+
+
+def disk_metric_absent_query(instance_ids: list[str]) -> str:
+    """True when the data disk's usage stopped arriving: a silent agent must not look like a healthy disk."""
+    selector = (f'{{monitored_resource="gce_instance",instance_id=~"{"|".join(instance_ids)}",'
+                f'device_name=~"{DATA_DISK_DEVICES}",state="used"}}')
+    return f"absent({DISK_METRIC}{selector})"
 
 
 class RegistryMonitoring(pulumi.ComponentResource):
@@ -84,6 +100,11 @@ class RegistryMonitoring(pulumi.ComponentResource):
                 "condition_prometheus_query_language": {
                     "query": ids.apply(lambda values: disk_usage_query(list(values), percent)),
                     "duration": "600s", "evaluation_interval": "60s"},
+            }, {
+                "display_name": f"data disk usage not reported for {ABSENT_MINUTES} min",
+                "condition_prometheus_query_language": {
+                    "query": ids.apply(lambda values: disk_metric_absent_query(list(values))),
+                    "duration": f"{ABSENT_MINUTES * 60}s", "evaluation_interval": "60s"},
             }],
             documentation={"mime_type": "text/markdown", "content": (
                 "The self-hosted registry's data disk is filling up. Run garbage collection "
@@ -142,15 +163,23 @@ class RegistryMonitoring(pulumi.ComponentResource):
             conditions=[{
                 "display_name": f"registry port closed for {minutes} min",
                 "condition_threshold": {
-                    "filter": self.uptime_check.uptime_check_id.apply(
-                        # The check id alone selects its series, whichever resource type they carry.
-                        lambda check_id: 'metric.type="monitoring.googleapis.com/uptime_check/check_passed" '
-                                         f'AND metric.label.check_id="{check_id}"'),
+                    "filter": self.uptime_check.uptime_check_id.apply(check_passed_filter),
                     "aggregations": [{"alignment_period": "60s", "per_series_aligner": "ALIGN_FRACTION_TRUE",
                                       "cross_series_reducer": "REDUCE_MEAN",
                                       "group_by_fields": ["metric.label.check_id"]}],
                     "comparison": "COMPARISON_LT", "threshold_value": 0.5,
                     "duration": f"{minutes * 60}s", "trigger": {"count": 1},
+                },
+            }, {
+                # No result at all (checkers cannot resolve the endpoint, the check was removed) is no
+                # failed result: without this condition the policy would stay silent.
+                "display_name": f"registry port check not reporting for {ABSENT_MINUTES} min",
+                "condition_absent": {
+                    "filter": self.uptime_check.uptime_check_id.apply(check_passed_filter),
+                    "aggregations": [{"alignment_period": "300s", "per_series_aligner": "ALIGN_COUNT",
+                                      "cross_series_reducer": "REDUCE_SUM",
+                                      "group_by_fields": ["metric.label.check_id"]}],
+                    "duration": f"{ABSENT_MINUTES * 60}s", "trigger": {"count": 1},
                 },
             }],
             documentation={"mime_type": "text/markdown", "content": (

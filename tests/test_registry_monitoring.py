@@ -3,12 +3,13 @@ node-problem-detector exports, and a private uptime check on the registry port w
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import pytest
 
 from components.config_schema import SettingsError
-from components.registry_monitoring import disk_usage_query
+from components.registry_monitoring import disk_metric_absent_query, disk_usage_query
 from tests.harness import StackRun, run_stack
 
 NS = "image-sharing"
@@ -83,3 +84,30 @@ def test_disk_query_is_valid_promql() -> None:
     assert "compute_googleapis_com:guest_disk_bytes_used" in str(parsed)
     with pytest.raises(Exception, match="parenthesis"):
         promql_parser.parse(disk_usage_query(["1"], 80).replace(") /", " /"))
+
+
+def test_missing_data_alerts_too() -> None:
+    """A silent agent or uptime check is no healthy registry: each policy also fires on absence."""
+    run = with_alerts(email="ops@example.com")
+    disk = run.one(POLICY, "registry-disk-usage").inputs
+    assert disk["combiner"] == "OR" and len(disk["conditions"]) == 2
+    absent = disk["conditions"][1]["conditionPrometheusQueryLanguage"]
+    instance_id = str(4_000_000_000_000_000_000 + zlib.crc32(b"registry-0"))  # what the mocks answer
+    assert absent["query"] == disk_metric_absent_query([instance_id])
+    assert absent["query"].startswith("absent(compute_googleapis_com:guest_disk_bytes_used{")
+    assert 'state="used"' in absent["query"] and absent["duration"] == "1800s"
+    down = run.one(POLICY, "registry-down").inputs
+    assert down["combiner"] == "OR" and len(down["conditions"]) == 2
+    missing = down["conditions"][1]["conditionAbsent"]
+    assert missing["filter"] == down["conditions"][0]["conditionThreshold"]["filter"]
+    assert 'metric.type="monitoring.googleapis.com/uptime_check/check_passed"' in missing["filter"]
+    assert missing["duration"] == "1800s"
+
+
+def test_absence_query_is_valid_promql() -> None:
+    import promql_parser
+
+    parsed = promql_parser.parse(disk_metric_absent_query(["4000000000000000001"]))
+    assert isinstance(parsed, promql_parser.Call) and parsed.func.name == "absent"
+    with pytest.raises(Exception, match=r"parenthesis|unexpected|expected"):
+        promql_parser.parse(disk_metric_absent_query(["1"])[:-1])
