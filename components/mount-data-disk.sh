@@ -4,14 +4,24 @@
 # filesystem before mounting, grows it to the disk's size after (so a larger diskSizeGb is used), and
 # creates the data folder only on the mounted disk: if anything fails, the registry's bind mount of
 # that folder fails too, instead of writing into the RAM-backed /mnt/disks.
-# Usage: mount-data-disk.sh DEVICE MOUNTPOINT
+# Usage: mount-data-disk.sh DEVICE MOUNTPOINT   (MOUNT_DATA_DISK_WAIT_SECONDS: how long to wait, 30)
 set -euo pipefail
 
 dev="$1"
 mnt="$2"
+wait_seconds="${MOUNT_DATA_DISK_WAIT_SECONDS:-30}"
 
+# bootcmd may run before udev has made the /dev/disk/by-id link: let it finish, then wait a bounded time.
+if command -v udevadm >/dev/null; then
+  udevadm settle --timeout="${wait_seconds}" || true
+fi
+waited=0
+while [ ! -e "${dev}" ] && [ "${waited}" -lt "${wait_seconds}" ]; do
+  sleep 1
+  waited=$((waited + 1))
+done
 if [ ! -e "${dev}" ]; then
-  echo "mount-data-disk: ${dev} does not exist: is the data disk attached?" >&2
+  echo "mount-data-disk: ${dev} does not exist after ${wait_seconds} s: is the data disk attached?" >&2
   exit 1
 fi
 if mountpoint -q "${mnt}"; then

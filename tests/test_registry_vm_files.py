@@ -211,15 +211,16 @@ def test_fetch_secrets_fails_loudly_on_a_missing_secret(fake_google: str, tmp_pa
     assert not (tmp_path / "htpasswd").exists()
 
 
-def run_mount_script(tmp_path: Path, device: Path) -> subprocess.CompletedProcess[str]:
+def run_mount_script(tmp_path: Path, device: Path, wait: int = 2) -> subprocess.CompletedProcess[str]:
     """The bootcmd script with the real e2fsprogs (blkid, mkfs.ext4, fsck.ext4, resize2fs) on a disk
-    image file; only `mount`/`mountpoint` are stand-ins (they need a kernel mount), logged to a file."""
+    image file; only `mount`/`mountpoint`/`udevadm` are stand-ins (they need a kernel), logged to files."""
     fakes = tmp_path / "fakes"
     fakes.mkdir(exist_ok=True)
-    for name, body in (("mount", f'echo "mount $*" >>{tmp_path}/calls.log'), ("mountpoint", "exit 1")):
+    for name, body in (("mount", f'echo "mount $*" >>{tmp_path}/calls.log'), ("mountpoint", "exit 1"),
+                       ("udevadm", f'echo "udevadm $*" >>{tmp_path}/udev.log')):
         (fakes / name).write_text(f"#!/bin/sh\n{body}\n")
         (fakes / name).chmod(0o755)
-    env = {"PATH": f"{fakes}:/usr/sbin:/sbin:/usr/bin:/bin"}
+    env = {"PATH": f"{fakes}:/usr/sbin:/sbin:/usr/bin:/bin", "MOUNT_DATA_DISK_WAIT_SECONDS": str(wait)}
     return subprocess.run([*mount_data_disk_command()[:3], "mount-data-disk", str(device), str(tmp_path / "mnt")],
                           capture_output=True, text=True, check=False, env=env, timeout=60)
 
@@ -264,6 +265,34 @@ def test_mount_script_refuses_a_missing_or_damaged_disk(tmp_path: Path) -> None:
     assert not (tmp_path / "calls.log").exists()
     assert subprocess.run(["/usr/sbin/e2fsck", "-n", "-b", "8193", str(device)], capture_output=True,
                           check=False).returncode in (1, 4), "the backup superblock must still be there"
+
+
+def test_mount_script_waits_for_a_late_device_link(tmp_path: Path) -> None:
+    """At bootcmd time udev may not have made /dev/disk/by-id/google-registry-data yet."""
+    image = tmp_path / "disk.img"
+    with image.open("wb") as disk:
+        disk.truncate(64 * 2**20)
+    link = tmp_path / "google-registry-data"
+    timer = threading.Timer(2.0, lambda: link.symlink_to(image))
+    timer.start()
+    try:
+        late = run_mount_script(tmp_path, link, wait=15)
+    finally:
+        timer.cancel()
+    assert late.returncode == 0, late.stderr
+    assert (tmp_path / "udev.log").read_text() == "udevadm settle --timeout=15\n"
+    assert (tmp_path / "calls.log").read_text().startswith(f"mount -o discard,defaults {link} ")
+
+
+def test_mount_script_gives_up_on_a_device_that_never_comes(tmp_path: Path) -> None:
+    import time
+
+    started = time.monotonic()
+    never = run_mount_script(tmp_path, tmp_path / "google-registry-data", wait=3)
+    elapsed = time.monotonic() - started
+    assert never.returncode != 0 and "does not exist after 3 s" in never.stderr
+    assert 3 <= elapsed < 10
+    assert not (tmp_path / "calls.log").exists()
 
 
 def test_fetch_secrets_retries_until_the_network_is_up(tmp_path: Path) -> None:
