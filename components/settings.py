@@ -412,6 +412,15 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
             problems.append(Problem(f"{ns}:registryVm.{other}", None,
                                     f"the {other} too when registryVm.{given} is set (an existing network is "
                                     "named with its subnetwork), or neither: the stack then creates its own VPC"))
+        if vm.network is None:
+            for key, ranges in (("sshSourceRanges", vm.ssh_source_ranges),
+                                ("directAccessCidrs", vm.direct_access_cidrs)):
+                v6 = [r for r in ranges if checks.cidr(r) is None and ":" in r]
+                if v6:
+                    problems.append(Problem(
+                        f"{ns}:registryVm.{key}", v6,
+                        "IPv4 ranges only: the subnet the stack creates is IPv4-only, so IPv6 sources reach "
+                        "nothing; remove them, or name an existing dual-stack registryVm.network and subnetwork"))
         host = image_host(s.registry.image)
         if not vm.cloud_nat and host is not None and not host.endswith(".pkg.dev"):
             problems.append(Problem(f"{ns}:registry.image", s.registry.image,

@@ -106,7 +106,7 @@ def test_network_without_subnetwork_is_refused() -> None:
 
 
 def test_ipv4_and_ipv6_sources_get_separate_rules_and_an_empty_list_none() -> None:
-    run = with_vm(sshSourceRanges=["203.0.113.0/24", "2001:db8::/48"])
+    run = with_vm(network="corp-vpc", subnetwork="corp-seoul", sshSourceRanges=["203.0.113.0/24", "2001:db8::/48"])
     found = rules(run)
     assert found["registry-ssh"]["sourceRanges"] == ["203.0.113.0/24"]
     assert found["registry-ssh-v6"]["sourceRanges"] == ["2001:db8::/48"]
@@ -123,11 +123,22 @@ def test_ipv4_and_ipv6_sources_get_separate_rules_and_an_empty_list_none() -> No
     ("sshSourceRanges", ["2000::/3"], False),
 ])
 def test_ranges_wider_than_a_slash_8_are_refused(key: str, value: list[str], ok: bool) -> None:
+    existing = {"network": "corp-vpc", "subnetwork": "corp-seoul"}  # IPv6 sources need a dual-stack subnet
     if ok:
-        with_vm(**{key: value})
+        with_vm(**existing, **{key: value})
     else:
         with pytest.raises(SettingsError, match=f"registryVm.{key}.*or narrower"):
-            with_vm(secrets=TLS, **{key: value})
+            with_vm(secrets=TLS, **existing, **{key: value})
+
+
+def test_ipv6_sources_are_refused_on_the_stacks_own_ipv4_only_subnet() -> None:
+    with pytest.raises(SettingsError) as err:
+        with_vm(secrets=TLS, sshSourceRanges=["203.0.113.0/24", "2001:db8::/48"],
+                directAccessCidrs=["2001:db8:2::/48"])
+    message = str(err.value)
+    assert 'registryVm.sshSourceRanges = ["2001:db8::/48"]' in message and "IPv4 ranges only" in message
+    assert 'registryVm.directAccessCidrs = ["2001:db8:2::/48"]' in message
+    assert "dual-stack" in message
 
 
 def test_direct_access_reserves_an_address_and_exports_it() -> None:
