@@ -127,11 +127,19 @@ def admin_cidr(value: str) -> str | None:
     return None
 
 
+# RFC 1918 and RFC 6598's shared space: private ranges GCP accepts for a subnet. `is_private` would
+# also pass loopback, link-local, 0.0.0.0/8 and the like, which no subnet can use.
+SUBNET_RANGES = tuple(ipaddress.IPv4Network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                         "100.64.0.0/10"))
+
+
 def private_cidr(value: str) -> str | None:
     expected = cidr(value)
     if expected:
         return expected
     network = ipaddress.ip_network(value)
-    if network.version != 4 or not network.is_private or not 8 <= network.prefixlen <= 29:
-        return "a private IPv4 range from /8 to /29, such as 10.20.0.0/24"
+    if (not isinstance(network, ipaddress.IPv4Network) or not any(network.subnet_of(r) for r in SUBNET_RANGES)
+            or not 8 <= network.prefixlen <= 29):
+        return ("a private IPv4 range from /8 to /29 inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or "
+                "100.64.0.0/10, such as 10.20.0.0/24")
     return None

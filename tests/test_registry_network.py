@@ -158,3 +158,17 @@ def test_a_region_move_deletes_subnet_router_and_nat_before_creating_them() -> N
         assert run.one(type_).options["deleteBeforeReplace"] is True, type_
     # The instance, attached to the subnet, goes first as well (its zone moves with the region).
     assert run.one(INSTANCE).options["deleteBeforeReplace"] is True
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("10.20.0.0/24", True), ("172.16.4.0/22", True), ("192.168.8.0/29", True), ("100.64.0.0/10", True),
+    ("127.0.0.0/8", False), ("169.254.0.0/16", False), ("0.0.0.0/8", False), ("198.18.0.0/15", False),
+    ("203.0.113.0/24", False), ("172.32.0.0/16", False), ("10.0.0.0/30", False), ("fd00::/64", False),
+])
+def test_subnet_cidr_is_an_rfc1918_or_shared_range(value: str, ok: bool) -> None:
+    from components.checks import private_cidr
+
+    assert (private_cidr(value) is None) is ok, value
+    if not ok:
+        with pytest.raises(SettingsError, match=r"registryVm\.subnetCidr.*10\.0\.0\.0/8, 172\.16\.0\.0/12"):
+            with_vm(subnetCidr=value)
