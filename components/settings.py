@@ -175,8 +175,9 @@ class RegistryVmSettings:
     subnetwork: str | None = setting(
         None, check=checks.matches(checks.NETWORK, "a subnetwork name"),
         doc="Existing subnetwork of network in the stack's region (Private Google Access on, or cloudNat).")
-    subnet_cidr: str = setting("10.20.0.0/24", check=checks.private_cidr,
-                               doc="IPv4 range of the subnet the stack creates (own VPC only).")
+    subnet_cidr: str = setting(
+        "10.20.0.0/24", check=checks.private_cidr,
+        doc="IPv4 range of the subnet the stack creates (own VPC only; in RFC 1918 or 100.64.0.0/10).")
     cloud_nat: bool = setting(False, doc="Cloud NAT: outbound internet for the VM (images outside Google).")
     ssh_source_ranges: tuple[str, ...] = setting(
         (IAP_RANGE,), check=checks.each(checks.admin_cidr),
