@@ -240,7 +240,7 @@ def parse_object(cls: type[T], raw: Mapping[str, Any], prefix: str, problems: li
 
 
 def reference(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(key, default, meaning) for every leaf setting, in declaration order, for the README table."""
+    """(key, default, meaning) for every leaf setting, in declaration order, for the table in docs/configuration.md."""
     rows: list[tuple[str, str, str]] = []
     hints = typing.get_type_hints(cls)
     for key, f in config_fields(cls).items():

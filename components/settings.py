@@ -1,6 +1,6 @@
 """The one typed, validated view of a stack's config. Built once, before any resource exists.
 
-Keys live in the project's config namespace as camelCase objects (see the README table, which a test
+Keys live in the project's config namespace as camelCase objects (see the table in docs/configuration.md, which a test
 keeps in sync with the `doc` texts here), plus `gcp:project` / `gcp:region` / `gcp:zone` and four
 secret-only keys."""
 
@@ -27,7 +27,7 @@ from components.gcp_locations import REGIONS, ZONES
 DEFAULT_REGION = "asia-northeast3"
 IAP_RANGE = "35.235.240.0/20"
 REGISTRY_IMAGE = "registry:2.8.3"
-# Keys outside the settings dataclasses, with their README rows (key, default, meaning).
+# Keys outside the settings dataclasses, with their rows in docs/configuration.md (key, default, meaning).
 GCP_KEYS = (
     ("gcp:project", "(required on gcp)", "GCP project id the gcp target deploys into."),
     ("gcp:region", json.dumps(DEFAULT_REGION), "Region of the repository, the VM and the build trigger."),
