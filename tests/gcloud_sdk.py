@@ -6,16 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from tests.peers import binary
-
-
-def sdk_root() -> Path:
-    return Path(os.path.realpath(binary("gcloud"))).parents[1]
 
 
 def _env(config_dir: str) -> dict[str, str]:
@@ -23,19 +19,27 @@ def _env(config_dir: str) -> dict[str, str]:
             "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "1", "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "1"}
 
 
+@cache
+def _sdk() -> tuple[Path, str]:
+    """(SDK root, the Python gcloud runs) as `gcloud info` reports them."""
+    with tempfile.TemporaryDirectory() as config_dir:
+        out = subprocess.run([binary("gcloud"), "info", "--format=json(installation.sdk_root,basic.python_location)"],
+                             capture_output=True, text=True, env=_env(config_dir), timeout=120, check=True).stdout
+    info = json.loads(out)
+    return Path(info["installation"]["sdk_root"]), info["basic"]["python_location"]
+
+
 def sdk_python(code: str, payload: Any) -> Any:
     """Runs CODE in gcloud's bundled Python with its libraries importable; CODE reads the JSON
     `payload` variable and assigns a JSON-serialisable `result`."""
-    root = sdk_root()
-    bundled = root / "platform" / "bundledpythonunix" / "bin" / "python3"
-    python = str(bundled) if bundled.exists() else sys.executable
+    root, python = _sdk()
     program = ("import json, sys\npayload = json.load(sys.stdin)\n" + code
                + "\njson.dump(result, sys.stdout)\n")
     with tempfile.TemporaryDirectory() as config_dir:
         path = os.pathsep.join([str(root / "lib"), str(root / "lib" / "third_party")])
         env = {**_env(config_dir), "PYTHONPATH": path}
         done = subprocess.run([python, "-c", program], input=json.dumps(payload), env=env,
-                              capture_output=True, text=True, timeout=60, check=False)
+                              capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

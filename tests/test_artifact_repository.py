@@ -11,7 +11,7 @@ import pytest
 from components.app_source import sample_site_build
 from components.artifact_repository import audit_config_warning
 from components.config_schema import SettingsError
-from tests.gcloud_peer import gcloud_python
+from tests.gcloud_sdk import sdk_python
 from tests.harness import StackRun, registered_by_last_failure, run_stack
 
 NS = "image-sharing"
@@ -106,7 +106,6 @@ def test_the_exported_image_survives_the_cleanup_policy(prod: StackRun) -> None:
 
 
 UNKNOWN_FIELDS = """
-import json, sys
 from apitools.base.py import encoding
 from googlecloudsdk.generated_clients.apis.artifactregistry.v1 import artifactregistry_v1_messages as m
 
@@ -118,7 +117,7 @@ def unknown(message):
             found += unknown(value)
     return found
 
-print(json.dumps({p["id"]: unknown(encoding.DictToMessage(p, m.CleanupPolicy)) for p in json.load(sys.stdin)}))
+result = {p["id"]: unknown(encoding.DictToMessage(p, m.CleanupPolicy)) for p in payload}
 """
 
 
@@ -128,9 +127,9 @@ def test_cleanup_policies_are_artifact_registry_api_messages(prod: StackRun) -> 
     policies = prod.one(REPO, "repository").inputs["cleanupPolicies"]
     policies = [{**p, "mostRecentVersions": {"keepCount": int(p["mostRecentVersions"]["keepCount"])}}
                 if "mostRecentVersions" in p else p for p in policies]
-    assert gcloud_python(UNKNOWN_FIELDS, policies) == {p["id"]: [] for p in policies}
+    assert sdk_python(UNKNOWN_FIELDS, policies) == {p["id"]: [] for p in policies}
     bad = {"id": "x", "action": "KEEP", "condition": {"tagState": "TAGGED", "tagPrefix": ["v"]}}
-    assert gcloud_python(UNKNOWN_FIELDS, [bad]) == {"x": ["tagPrefix"]}
+    assert sdk_python(UNKNOWN_FIELDS, [bad]) == {"x": ["tagPrefix"]}
 
 
 def test_no_image_kept_without_a_sample_image_and_none_in_the_cache() -> None:

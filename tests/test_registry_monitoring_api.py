@@ -4,22 +4,16 @@ a misspelled field or an enum value the API does not have does not survive the r
 
 from __future__ import annotations
 
-import json
-import subprocess
-import tempfile
-from functools import cache
 from typing import Any
 
 import pytest
 
+from tests.gcloud_sdk import sdk_python
 from tests.harness import run_stack
-from tests.peers import binary
 
 pytestmark = pytest.mark.integration
 NS = "image-sharing"
 DECODE = """
-import json, sys
-sys.path[:0] = [sys.argv[1] + "/lib", sys.argv[1] + "/lib/third_party"]
 from apitools.base.protorpclite import messages as protorpc
 from apitools.base.py import encoding
 from googlecloudsdk.generated_clients.apis.monitoring.v3 import monitoring_v3_messages as messages
@@ -36,10 +30,7 @@ def unknown(message, path):
                     found += unknown(value, where)
     return found
 
-out = []
-for kind, body in json.load(sys.stdin):
-    out.append(unknown(encoding.DictToMessage(body, getattr(messages, kind)), kind))
-json.dump(out, sys.stdout)
+result = [unknown(encoding.DictToMessage(body, getattr(messages, kind)), kind) for kind, body in payload]
 """
 KINDS = {"gcp:monitoring/alertPolicy:AlertPolicy": "AlertPolicy",
          "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": "UptimeCheckConfig",
@@ -47,23 +38,9 @@ KINDS = {"gcp:monitoring/alertPolicy:AlertPolicy": "AlertPolicy",
 PULUMI_ONLY = {"project"}
 
 
-@cache
-def sdk() -> tuple[str, str]:
-    """(bundled python, SDK root) of the installed gcloud."""
-    with tempfile.TemporaryDirectory() as config:
-        info = subprocess.run([binary("gcloud"), "info", "--format=json"], capture_output=True, text=True,
-                              check=True, env={"PATH": "/usr/bin:/bin", "CLOUDSDK_CONFIG": config})
-    data = json.loads(info.stdout)
-    return data["basic"]["python_location"], data["installation"]["sdk_root"]
-
-
 def unknown_to_the_api(bodies: list[tuple[str, dict[str, Any]]]) -> list[list[str]]:
     """Per body, the paths of fields or enum values Cloud Monitoring's v3 messages do not have."""
-    python, root = sdk()
-    done = subprocess.run([python, "-c", DECODE, root], input=json.dumps(bodies), capture_output=True, text=True,
-                          check=False, timeout=120)
-    assert done.returncode == 0, done.stderr
-    result: list[list[str]] = json.loads(done.stdout)
+    result: list[list[str]] = sdk_python(DECODE, bodies)
     return result
 
 
