@@ -60,6 +60,13 @@ def all_of(*checks: Check) -> Check:
     return run
 
 
+def non_empty(expected: str) -> Check:
+    """Refuses the empty string, which a type check lets through."""
+    def run(value: str) -> str | None:
+        return expected if value == "" else None
+    return run
+
+
 def short(value: object, limit: int = 60) -> str:
     """A value as messages quote it: repr, cut to `limit` characters."""
     text = repr(value)

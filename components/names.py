@@ -10,6 +10,8 @@ import re
 TRIGGER_NAME_MAX = 64
 # Billing budgets: "must be less than or equal to 60 characters".
 BUDGET_NAME_MAX = 60
+# Artifact Registry repository ids: 63 characters at most.
+REPOSITORY_ID_MAX = 63
 DOCKER_HUB_PROXY_SUFFIX = "-dockerhub"
 
 

@@ -101,7 +101,10 @@ class BuildTriggerSettings:
     github_repository: str | None = setting(
         None, doc="GitHub OWNER/REPO whose pushes rebuild the image. Unset: no trigger.",
         check=checks.matches(checks.GITHUB_REPO, "OWNER/REPO as on GitHub"))
-    branch: str = setting("^main$", check=grammars.re2_pattern, doc="Branch regex (RE2) that triggers a build.")
+    branch: str = setting("^main$", check=checks.all_of(checks.non_empty("a branch regex such as ^main$ (an empty "
+                                                                      "one gives a push filter with no branch)"),
+                                                     grammars.re2_pattern),
+                          doc="Branch regex (RE2) that triggers a build.")
     generation: Literal[1, 2] = setting(1, doc="GitHub connection: 1 (Cloud Build GitHub App) or 2 (cloudbuildv2).")
     app_installation_id: int | None = setting(
         None, check=checks.in_range(1, 2**53), doc="Cloud Build GitHub App installation id (generation 2).")
@@ -535,13 +538,18 @@ def _derived_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
     from components.registry_config import via_proxy  # it imports this module
 
     ar, image = s.artifact_registry, s.sample_image
-    if s.uses_artifact_registry and ar.docker_hub_proxy:
-        longest = 63 - len(names.DOCKER_HUB_PROXY_SUFFIX)
-        if len(ar.repository_id) > longest:
+    # The effective switch (`s.docker_hub_proxy`), not the key: the VM turns the cache on by itself when
+    # it pulls registry.image from Docker Hub, and the cache's id is then derived all the same.
+    if s.docker_hub_proxy:
+        cache_id = names.docker_hub_proxy_id(ar.repository_id)
+        if len(cache_id) > names.REPOSITORY_ID_MAX:
+            longest = names.REPOSITORY_ID_MAX - len(names.DOCKER_HUB_PROXY_SUFFIX)
+            why = "" if ar.docker_hub_proxy else (" (on because the registry VM pulls registry.image from Docker Hub "
+                                                  "through it)")
             problems.append(Problem(f"{ns}:artifactRegistry.repositoryId", ar.repository_id,
-                                    f"at most {longest} characters with dockerHubProxy on (the cache "
-                                    f"repository is named {ar.repository_id[:8]}...{names.DOCKER_HUB_PROXY_SUFFIX}, "
-                                    "63 at most)"))
+                                    f"at most {longest} characters with dockerHubProxy on{why}: the cache "
+                                    f"repository is named {ar.repository_id[:8]}...{names.DOCKER_HUB_PROXY_SUFFIX} "
+                                    f"({len(cache_id)} characters, {names.REPOSITORY_ID_MAX} at most)"))
     if s.uses_build_trigger and s.gcp:
         # The pipeline grants its builder this binding itself; a second resource for it would revoke
         # it when either is deleted.
@@ -566,7 +574,7 @@ def _derived_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
         else:
             blame = "sampleImage.dockerHubRepository" if image.docker_hub_repository else "sampleImage.name"
             references.append((blame, repository, f"docker.io/{image.docker_hub_user}/{repository}:tag"))
-    if s.uses_registry_vm and s.uses_artifact_registry and ar.docker_hub_proxy and s.gcp:
+    if s.uses_registry_vm and s.docker_hub_proxy and s.gcp:
         proxy = f"{s.gcp.region}-docker.pkg.dev/{s.gcp.project}/{names.docker_hub_proxy_id(ar.repository_id)}"
         references.append(("registry.image", s.registry.image, via_proxy(s.registry.image, proxy)))
     for key, value, ref in references:

@@ -353,3 +353,24 @@ def test_hostile_input_is_a_problem_not_a_traceback(key: str, raw: str, named: s
     message = refused({key: raw})
     assert named in message
     assert len(message) < 3000, "a message stays readable whatever the value's size"
+
+
+def test_docker_hub_cache_id_must_fit_when_the_vm_turns_the_cache_on() -> None:
+    """dev leaves dockerHubProxy unset; its VM pulls registry:2 from Docker Hub through the cache, which
+    is then on all the same, and its id is the repository id plus -dockerhub."""
+    message = refused({f"{NS}:artifactRegistry": {"repositoryId": "r" * 63}})
+    assert (f"{NS}:artifactRegistry.repositoryId = '{'r' * 63}': expected at most 53 characters with dockerHubProxy "
+            "on (on because the registry VM pulls registry.image from Docker Hub through it)") in message
+    assert "73 characters, 63 at most" in message
+    run = run_stack("dev", overrides={f"{NS}:artifactRegistry": {"repositoryId": "r" * 53}})
+    ids = {r.inputs["repositoryId"] for r in run.of_type("gcp:artifactregistry/repository:Repository")}
+    assert ids == {"r" * 53, "r" * 53 + "-dockerhub"}
+    # With the cache off (the VM pulls through Cloud NAT), 63 characters fit.
+    run_stack("dev", overrides={f"{NS}:artifactRegistry": {"repositoryId": "r" * 63},
+                                f"{NS}:registryVm": {"cloudNat": True}})
+
+
+def test_an_empty_branch_regex_is_refused() -> None:
+    """A trigger's push filter with no branch: Cloud Build refuses it."""
+    message = refused({f"{NS}:buildTrigger": {"githubRepository": "acme/site", "branch": ""}})
+    assert f"{NS}:buildTrigger.branch = '': expected a branch regex such as ^main$" in message
