@@ -55,8 +55,8 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy bootstrap/__main__.py  # a second __main__, so a run of its own
 
-bench: setup
-	$(PY) scripts/bench.py
+bench: setup  ## BENCH_ARGS="--runs 1 --cold-runs 1" for a quick one
+	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 .pulumi-state:
 	mkdir -p $@

@@ -22,19 +22,26 @@ def edges(run: StackRun) -> dict[str, set[str]]:
     return graph
 
 
+def label(resource: Resource) -> str:
+    """`Type:name`, as the benchmark prints a link of the path."""
+    return f"{resource.type.split(':')[-1]}:{resource.name}"
+
+
 def critical_path(run: StackRun) -> list[Resource]:
-    """The longest chain of resources that must be created one after another."""
+    """The longest chain of resources that must be created one after another. Several chains are often
+    equally long: the one whose labels sort first is taken, so every run names the same chain (the
+    dependencies are sets, whose order changes from one interpreter to the next)."""
     graph = edges(run)
+    urns = run.by_urn
+
+    def rank(chain: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
+        return -len(chain), tuple(label(urns[u]) for u in chain)
 
     @cache
     def longest(urn: str) -> tuple[str, ...]:
-        best: tuple[str, ...] = ()
-        for dep in graph.get(urn, ()):
-            chain = longest(dep)
-            if len(chain) > len(best):
-                best = chain
+        chains = [longest(dep) for dep in graph.get(urn, ())]
+        best = min(chains, key=rank, default=())
         return (*best, urn)
 
-    chains = [longest(u) for u in graph]
-    path = max(chains, key=len, default=())
-    return [run.by_urn[u] for u in path]
+    path = min((longest(u) for u in graph), key=rank, default=())
+    return [urns[u] for u in path]
