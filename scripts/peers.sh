@@ -16,6 +16,16 @@ set -eu
 PEER_PACKAGES=${PEER_PACKAGES:?set by the Makefile}
 PEER_COMMANDS=${PEER_COMMANDS:?set by the Makefile}
 MAKE=${MAKE:-make}
+# Debian keeps server programs (nginx) in /usr/sbin, which is not on a normal user's PATH: look there
+# before calling a peer missing, and hand the same PATH to the suite. PEER_SYSTEM_DIRS overrides the
+# list (the tests give their fake machines their own).
+for dir in ${PEER_SYSTEM_DIRS-/usr/local/sbin /usr/sbin /sbin}; do
+  case ":$PATH:" in
+    *":$dir:"*) ;;
+    *) PATH=$PATH:$dir ;;
+  esac
+done
+export PATH
 IMAGE=${TEST_IMAGE:-image-sharing-test}
 DOCKERFILE=.devcontainer/Dockerfile
 

@@ -3,6 +3,7 @@ and finding a binary (a missing one fails the test: CI installs them, nothing is
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import sys
@@ -33,10 +34,15 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 in_integration_test = True
 
 
+# Where the system keeps server programs (Debian's nginx is /usr/sbin/nginx), off a normal user's PATH.
+SYSTEM_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
 def binary(name: str) -> str:
-    """The path of a real peer: beside this Python first (PyPI wheels), then on PATH."""
+    """The path of a real peer: beside this Python first (PyPI wheels), then on PATH, then where the
+    system keeps server programs (scripts/peers.sh looks in the same places)."""
     assert in_integration_test, f"{name} is a real peer: mark the test @pytest.mark.integration"
     local = Path(sys.executable).parent / name
-    found = str(local) if local.exists() else shutil.which(name)
+    found = str(local) if local.exists() else shutil.which(name) or shutil.which(name, path=os.pathsep.join(SYSTEM_DIRS))
     assert found, f"{name} is not installed; .ci/run installs it (see the README)"
     return found

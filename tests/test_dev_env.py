@@ -59,6 +59,11 @@ class Machine:
     sudo: str | None = None          # None: absent; "nopasswd"; "password" (sudo -n fails)
     runtimes: dict[str, bool] = field(default_factory=dict)  # name -> engine answers `info`
     apt_installs: bool = True        # apt-get install really provides the commands
+    system_peers: tuple[str, ...] = ()  # peers in the machine's own sbin, off the user's PATH
+
+    @property
+    def system_dirs(self) -> tuple[Path, ...]:
+        return (self.tmp / "sbin",)
 
     def __post_init__(self) -> None:
         self.bin = self.tmp / "bin"
@@ -77,6 +82,9 @@ class Machine:
         os.utime(self.venv / ".installed", (future, future))
         for peer in self.peers:
             self.stub(peer, "")
+        (self.tmp / "sbin").mkdir()
+        for peer in self.system_peers:
+            self.stub(str(self.tmp / "sbin" / peer), "")
         if self.apt:
             creates = " ".join(f"{p}) printf '#!/bin/sh\\n' > {self.bin}/{c}; /bin/chmod +x {self.bin}/{c};;"
                                for c, p in PACKAGE_OF.items())
@@ -99,7 +107,8 @@ class Machine:
         path.chmod(0o755)
 
     def make(self, target: str, *args: str, ci: bool = False) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": str(self.bin), "UID_FOR_TEST": str(self.uid), "HOME": str(self.tmp)}
+        env = {"PATH": str(self.bin), "UID_FOR_TEST": str(self.uid), "HOME": str(self.tmp),
+               "PEER_SYSTEM_DIRS": " ".join(str(d) for d in self.system_dirs)}
         if ci:
             env["CI"] = "true"
         return subprocess.run([str(self.bin / "make"), "--no-print-directory", "-C", str(ROOT), target,
@@ -254,6 +263,44 @@ def test_make_unit_needs_no_peers_at_all(tmp_path: Path) -> None:
     result = machine.make("unit", ci=True)
     assert result.returncode == 0, result.stderr
     assert machine.calls() == ['python -m pytest -m not integration']
+
+
+def test_a_peer_in_the_systems_sbin_is_found_before_any_install_advice(tmp_path: Path) -> None:
+    """Debian's nginx-light puts nginx in /usr/sbin, off a normal user's PATH: no root, no sudo
+    password, and the suite still runs here, with no advice to install what is installed."""
+    on_path = tuple(c for c in COMMANDS if c != "nginx")
+    machine = Machine(tmp_path, peers=on_path, system_peers=("nginx",), sudo="password", runtimes={"docker": True})
+    result = machine.make("test")
+    assert result.returncode == 0, result.stderr
+    assert "apt-get install" not in result.stderr and "Not installed here" not in result.stderr
+    assert called(machine, "python") == [PYTEST_HERE]
+    assert not called(machine, "apt-get") and set(called(machine, "docker")) <= {"docker info"}
+
+
+def _path_without_sbin() -> str:
+    return os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if not d.rstrip("/").endswith("sbin"))
+
+
+@pytest.mark.integration
+def test_a_user_without_root_finds_debians_nginx(tmp_path: Path) -> None:
+    """The real `make peers` as user nobody (no root, no sudo), with a PATH that lacks /usr/sbin, on
+    this machine where nginx-light is installed: nginx is found, nothing is advised."""
+    nginx = shutil.which("nginx", path="/usr/sbin")
+    assert nginx, "nginx-light is a peer: /usr/sbin/nginx"
+    path = _path_without_sbin()
+    assert shutil.which("nginx", path=path) is None
+    as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] if os.getuid() == 0 else []
+    result = subprocess.run([*as_nobody, "env", f"PATH={path}", f"HOME={tmp_path}", "CI=", MAKE,
+                             "--no-print-directory", "-C", str(ROOT), "peers"],
+                            capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "nginx" not in result.stderr and "apt-get" not in result.stderr
+    # The suite's own lookup, with the same PATH.
+    os.environ["PATH"], saved = path, os.environ["PATH"]
+    try:
+        assert binary("nginx") == nginx
+    finally:
+        os.environ["PATH"] = saved
 
 
 def test_a_peer_started_outside_an_integration_test_fails() -> None:
