@@ -43,6 +43,7 @@ def binary(name: str) -> str:
     system keeps server programs (scripts/peers.sh looks in the same places)."""
     assert in_integration_test, f"{name} is a real peer: mark the test @pytest.mark.integration"
     local = Path(sys.executable).parent / name
-    found = str(local) if local.exists() else shutil.which(name) or shutil.which(name, path=os.pathsep.join(SYSTEM_DIRS))
+    system = os.pathsep.join(SYSTEM_DIRS)
+    found = str(local) if local.exists() else shutil.which(name) or shutil.which(name, path=system)
     assert found, f"{name} is not installed; .ci/run installs it (see the README)"
     return found
