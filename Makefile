@@ -11,7 +11,7 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 # unless PULUMI_CONFIG_PASSPHRASE (or another secrets provider) is set.
 PULUMI := pulumi
 
-.PHONY: setup peers policy-setup test test-here unit lint bench preview up destroy bootstrap bootstrap-preview bootstrap-apis clean
+.PHONY: setup peers policy-setup test test-here unit lint check-config bench preview up destroy bootstrap bootstrap-preview bootstrap-apis clean
 
 # Real programs the integration tests start, from Debian's packages (.devcontainer/Dockerfile has them too).
 PEER_PACKAGES := docker-registry skopeo cloud-init nginx-light systemd
@@ -54,6 +54,10 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy bootstrap/__main__.py  # a second __main__, so a run of its own
+
+# Config problems of every stack (or of STACK=... when named), without the Pulumi CLI.
+check-config: setup
+	@$(PY) scripts/check_config.py $(if $(filter file,$(origin STACK)),,$(STACK))
 
 bench: setup  ## BENCH_ARGS="--runs 1 --cold-runs 1" for a quick one
 	$(PY) scripts/bench.py $(BENCH_ARGS)

@@ -22,6 +22,9 @@ class Problem:
     value: Any
     expected: str
     secret: bool = False
+    # An unknown (often misspelled) key: listed first, since the problems after it may follow from the
+    # default it left in place.
+    unknown_key: bool = False
 
     def __str__(self) -> str:
         if self.secret:
@@ -47,7 +50,7 @@ class Problem:
         if any(piece in expected if len(piece) < 6 else any(piece[i:i + 6] in grams for i in range(len(piece) - 5))
                for piece in pieces):
             expected = "a valid value (details hidden: the key holds a secret)"
-        return Problem(self.key, None, expected, secret=True)
+        return Problem(self.key, None, expected, secret=True, unknown_key=self.unknown_key)
 
 
 MAX_SHOWN = 200
@@ -115,11 +118,17 @@ def config_fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
     return {camel(f.name): f for f in dataclasses.fields(cls) if f.init and "doc" in f.metadata}
 
 
-def suggest(key: str, known: typing.Iterable[str]) -> str:
+def closest(key: str, known: typing.Iterable[str]) -> str | None:
+    """The known key `key` is most likely a misspelling of, if any."""
     if len(key) > 100:  # difflib is quadratic; no key is that long
-        return ""
+        return None
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return close[0] if close else None
+
+
+def suggest(key: str, known: typing.Iterable[str]) -> str:
+    close = closest(key, known)
+    return f"; did you mean {close!r}?" if close else ""
 
 
 class _Invalid:
@@ -186,7 +195,10 @@ def coerce(tp: Any, value: Any, key: str, problems: list[Problem]) -> Any:
     else:  # pragma: no cover - a schema bug, not a user error
         raise TypeError(f"unsupported settings type {tp!r} at {key}")
     if not ok:
-        problems.append(Problem(key, value, _describe(tp)))
+        hint = ""
+        if origin is Literal and isinstance(value, str):  # "locl" for "local"
+            hint = suggest(value, [a for a in typing.get_args(tp) if isinstance(a, str)])
+        problems.append(Problem(key, value, _describe(tp) + hint))
         return INVALID
     return value
 
@@ -219,7 +231,8 @@ def parse_object(cls: type[T], raw: Mapping[str, Any], prefix: str, problems: li
         if key not in known:
             problems.append(Problem(
                 prefix + key, value,
-                f"a known key ({_cut(repr(key))} is not one); valid here: {', '.join(valid)}{suggest(key, valid)}"))
+                f"a known key ({_cut(repr(key))} is not one); valid here: {', '.join(valid)}{suggest(key, valid)}",
+                unknown_key=True))
             bad = True
     kwargs: dict[str, Any] = dict(extra or {})
     for key, f in known.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
@@ -18,6 +19,8 @@ from components.config_schema import (
     INVALID,
     Problem,
     SettingsError,
+    closest,
+    config_fields,
     parse_object,
     setting,
     suggest,
@@ -350,21 +353,30 @@ def _all_config() -> dict[str, Any]:
     return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
 
 
-def _unknown_gcp_keys(config: dict[str, Any], problems: list[Problem]) -> None:
+def _unknown_gcp_keys(config: dict[str, Any], problems: list[Problem]) -> set[str]:
     """The explicit provider (components/providers.py) reads only these three: any other `gcp:` key
-    would be silently ignored, so it is a typo or a setting that has no effect."""
+    would be silently ignored, so it is a typo or a setting that has no effect. Returns the keys the
+    unknown ones most likely meant."""
     known = [key.split(":")[1] for key, _, _ in GCP_KEYS]
+    meant: set[str] = set()
     for full, value in config.items():
         namespace, _, key = full.partition(":")
         if namespace == "gcp" and key not in known:
+            close = closest(key, known)
+            meant |= {close} if close else set()
             problems.append(Problem(full, value, f"a gcp key this program reads ({checks.short(key)} is not one: "
-                                    f"the stack's gcp provider takes only {', '.join(known)}){suggest(key, known)}"))
+                                    f"the stack's gcp provider takes only {', '.join(known)}){suggest(key, known)}",
+                                    unknown_key=True))
+    return meant
 
 
-def _read_gcp(target: str, problems: list[Problem]) -> GcpSettings | None:
+def _read_gcp(target: str | None, problems: list[Problem], misspelled: set[str]) -> GcpSettings | None:
+    """`misspelled`: gcp keys an unknown key most likely meant; their absence is not reported again."""
     gcp = pulumi.Config("gcp")
     project, region, zone = gcp.get("project"), gcp.get("region"), gcp.get("zone")
     if target != "gcp":
+        return None
+    if project is None and "project" in misspelled:
         return None
     if project is None:
         problems.append(Problem("gcp:project", None,
@@ -608,15 +620,34 @@ def load_settings() -> Settings:
     parsed = parse_object(Settings, objects, prefix, problems,
                           extra={"project_name": namespace, "stack": pulumi.get_stack(),
                                  "gcp": None, "secrets": secrets}, also_known=SECRET_KEYS)
-    target = parsed.target if parsed is not INVALID else objects.get("target", "gcp")
-    gcp = _read_gcp(target, problems)
+    misspelled_gcp = _unknown_gcp_keys(config, problems)
+    target = parsed.target if parsed is not INVALID else objects.get("target", _guessed_target(objects, namespace,
+                                                                                              problems))
+    gcp = _read_gcp(target, problems, misspelled_gcp)
     if parsed is not INVALID:
         parsed = replace(parsed, gcp=gcp)
         _cross_checks(parsed, namespace, problems)
-    _unknown_gcp_keys(config, problems)
     if problems:
+        # Unknown keys first: what follows may be the consequence of the default they left in place.
+        problems.sort(key=lambda p: not p.unknown_key)
         raise SettingsError([_hide_secrets(p) for p in problems])
     return cast(Settings, parsed)
+
+
+def _guessed_target(objects: dict[str, Any], namespace: str, problems: list[Problem]) -> str | None:
+    """The target when `target` is unset: its default, "gcp", unless an unknown key looks like a
+    misspelled `target`. Then the target is unknown (None): asking a stack that meant `local` for a GCP
+    project would only mislead, so the misspelling's problem says what `target` takes instead."""
+    known = list(config_fields(Settings))
+    for key in objects:
+        if key not in known and closest(key, known) == "target":
+            accepted = ", ".join(json.dumps(a) for a in typing.get_args(typing.get_type_hints(Settings)["target"]))
+            for i, problem in enumerate(problems):
+                if problem.key == f"{namespace}:{key}" and problem.unknown_key:
+                    problems[i] = replace(problem, expected=f"{problem.expected} (`target` takes {accepted}; "
+                                                            "unset, it is \"gcp\", which needs gcp:project)")
+            return None
+    return "gcp"
 
 
 def _hide_secrets(problem: Problem) -> Problem:
