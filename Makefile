@@ -10,8 +10,20 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 # Interactive on purpose: Pulumi asks for the passphrase that encrypts the stack's secrets
 # unless PULUMI_CONFIG_PASSPHRASE (or another secrets provider) is set.
 PULUMI := pulumi
+# The Pulumi CLI this project is tested with: the version of the `pulumi` SDK requirements.txt installs
+# (tests/test_need.py keeps them equal). Targets that run Pulumi check for it first, and install it into
+# .tools/pulumi (checksum verified) when they can; .tools/pulumi/bin comes first on make's PATH.
+PULUMI_VERSION := 3.272.0
+TOOLS := $(CURDIR)/.tools
+export PATH := $(TOOLS)/pulumi/bin:$(PATH)
+# What a target needs on this machine, checked before anything is built (scripts/need.sh).
+NEED = PULUMI_VERSION=$(PULUMI_VERSION) TOOLS=$(TOOLS) sh scripts/need.sh
+# The stack's target (gcp or local) as its file says; local runs on Docker.
+STACK_TARGET = $(shell sed -n 's/^[[:space:]]*image-sharing:target:[[:space:]]*"\{0,1\}\([a-z]*\)"\{0,1\}[[:space:]]*$$/\1/p' \
+  Pulumi.$(STACK).yaml 2>/dev/null)
+STACK_NEEDS = $(if $(filter local,$(STACK_TARGET)),docker) backend:$(STACK)
 
-.PHONY: setup peers policy-setup test test-here unit lint check-config bench preview up destroy bootstrap bootstrap-preview bootstrap-apis clean
+.PHONY: setup peers policy-setup test test-here unit lint check-config bench pulumi-cli preview up destroy bootstrap bootstrap-preview bootstrap-apis clean
 
 # Real programs the integration tests start, from Debian's packages (.devcontainer/Dockerfile has them too).
 PEER_PACKAGES := docker-registry skopeo cloud-init nginx-light systemd
@@ -65,16 +77,27 @@ bench: setup  ## BENCH_ARGS="--runs 1 --cold-runs 1" for a quick one
 .pulumi-state:
 	mkdir -p $@
 
-# Every preview and update is checked by the policy pack.
-preview: setup policy-setup .pulumi-state
+# The pinned Pulumi CLI into .tools/pulumi, checksum verified (the Pulumi targets do it when needed).
+pulumi-cli:
+	@$(NEED) install-pulumi
+
+# Each Pulumi target checks what it needs first, then builds the virtualenvs (a sub-make: nothing is
+# built when a check fails, even under make -j). Every preview and update is checked by the policy pack.
+preview:
+	@$(NEED) pulumi $(STACK_NEEDS)
+	@$(MAKE) --no-print-directory setup policy-setup .pulumi-state
 	$(PULUMI) stack select --create $(STACK)
 	$(PULUMI) preview --diff --stack $(STACK) --policy-pack policy
 
-up: setup policy-setup .pulumi-state
+up:
+	@$(NEED) pulumi $(STACK_NEEDS) $(if $(filter local,$(STACK_TARGET)),,docker-for-image)
+	@$(MAKE) --no-print-directory setup policy-setup .pulumi-state
 	$(PULUMI) stack select --create $(STACK)
 	$(PULUMI) up --yes --stack $(STACK) --policy-pack policy
 
-destroy: setup
+destroy:
+	@$(NEED) pulumi $(STACK_NEEDS)
+	@$(MAKE) --no-print-directory setup
 	$(PULUMI) destroy --stack $(STACK)
 
 # Once per GCP project, by an owner (`gcloud auth application-default login`): the state bucket, one KMS
@@ -85,12 +108,16 @@ BOOTSTRAP_PULUMI := cd bootstrap && PULUMI_BACKEND_URL=$(BOOTSTRAP_BACKEND_URL) 
 bootstrap/.pulumi-state:
 	mkdir -p $@
 
-bootstrap-preview: setup policy-setup bootstrap/.pulumi-state
+bootstrap-preview:
+	@$(NEED) pulumi gcloud adc
+	@$(MAKE) --no-print-directory setup policy-setup bootstrap/.pulumi-state
 	$(BOOTSTRAP_PULUMI) stack select --create ci
 	$(BOOTSTRAP_PULUMI) preview --diff --stack ci --policy-pack ../policy
 
 # Ends with what to paste: the GitHub environments, the variables the workflows read, the stack inits.
-bootstrap: setup policy-setup bootstrap/.pulumi-state
+bootstrap:
+	@$(NEED) pulumi gcloud adc gh
+	@$(MAKE) --no-print-directory setup policy-setup bootstrap/.pulumi-state
 	$(BOOTSTRAP_PULUMI) stack select --create ci
 	$(BOOTSTRAP_PULUMI) up --stack ci --policy-pack ../policy
 	$(BOOTSTRAP_PULUMI) stack output githubEnvironments --stack ci
@@ -104,7 +131,8 @@ bootstrap: setup policy-setup bootstrap/.pulumi-state
 BOOTSTRAP_APIS := serviceusage.googleapis.com cloudresourcemanager.googleapis.com
 bootstrap-apis:
 	@test -n "$(PROJECT)" || { echo "usage: make bootstrap-apis PROJECT=my-project" >&2; exit 2; }
+	@$(NEED) gcloud
 	gcloud services enable $(BOOTSTRAP_APIS) --project=$(PROJECT)
 
 clean:
-	rm -rf $(VENV) policy/venv .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) policy/venv .tools .mypy_cache .ruff_cache .pytest_cache
