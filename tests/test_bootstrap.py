@@ -17,6 +17,7 @@ from foundation.federation import CI_POOL, MAIN_POOL
 from foundation.identity import STATE_READER, STATE_WRITER
 from foundation.schema import SettingsError
 from foundation.services import BOOTSTRAP_APIS
+from foundation.settings import PLACEHOLDERS
 from tests.harness import BOOTSTRAP, ROOT, StackRun, registered_by_last_failure, run_stack, stack_config
 
 CONFIG, _ = stack_config("ci", BOOTSTRAP)
@@ -535,7 +536,7 @@ def test_every_bad_value_is_reported_at_once_before_any_resource() -> None:
             "gcp:project": "Bad_Project",
             "image-sharing-bootstrap:githubRepository": "not a repo",
             "image-sharing-bootstrap:githubRepositoryId": "0",
-            "image-sharing-bootstrap:stacks": json.dumps({"dev": {"project": "image-sharing-dev"}, "prd": {}}),
+            "image-sharing-bootstrap:stacks": json.dumps({"dev": {"project": "acme-images-dev"}, "prd": {}}),
             "image-sharing-bootstrap:stateBuckt": "x",
         })
     keys = [p.key for p in err.value.problems]
@@ -545,6 +546,31 @@ def test_every_bad_value_is_reported_at_once_before_any_resource() -> None:
         "image-sharing-bootstrap:stateBuckt"])
     assert "did you mean 'stateBucket'?" in str(err.value)
     assert registered_by_last_failure() == []
+
+
+def test_the_shipped_placeholders_are_refused_each_by_its_key() -> None:
+    """bootstrap/Pulumi.ci.yaml as it comes: every value a newcomer must replace is named, with where its
+    real value comes from; nothing is registered."""
+    shipped = yaml.safe_load((BOOTSTRAP / "Pulumi.ci.yaml").read_text())["config"]
+    with pytest.raises(SettingsError) as err:
+        run_stack("ci", project_dir=BOOTSTRAP, overrides=shipped)
+    ns = "image-sharing-bootstrap"
+    assert sorted(p.key for p in err.value.problems) == sorted(
+        key if key.startswith("gcp:") else f"{ns}:{key}" for key in PLACEHOLDERS)
+    message = str(err.value)
+    assert (f'{ns}:githubRepositoryId = 123456789: expected your repository\'s id: `gh api repos/OWNER/REPO --jq .id`; '
+            "123456789 is the placeholder bootstrap/Pulumi.ci.yaml ships with") in message
+    assert f'{ns}:stacks.prod.project = "image-sharing-prod": expected the project prod deploys into' in message
+    assert registered_by_last_failure() == []
+
+
+def test_the_placeholders_are_the_shipped_values() -> None:
+    shipped = yaml.safe_load((BOOTSTRAP / "Pulumi.ci.yaml").read_text())["config"]
+    for key, (placeholder, _) in PLACEHOLDERS.items():
+        value = shipped.get(key) if key.startswith("gcp:") else shipped["image-sharing-bootstrap:" + key.split(".")[0]]
+        for part in key.split(".")[1:] if not key.startswith("gcp:") else ():
+            value = value[part]
+        assert value == placeholder, key
 
 
 def test_required_keys_are_named_when_missing() -> None:

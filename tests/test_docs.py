@@ -188,3 +188,14 @@ def test_gcloud_and_docker_commands_the_program_prints_parse(case: str) -> None:
     refused = {c: refusal(c) for c in _printed(run.outputs, "gcloud")}
     refused |= {c: docker_cli.refusal(c) for c in _printed(run.outputs, "docker")}
     assert {c: r for c, r in refused.items() if r} == {}
+
+
+def test_readme_path_to_gcp_is_complete_and_in_order() -> None:
+    """What a newcomer does, in the order it must be done: the bootstrap's config, the CLIs, the
+    credentials, the bootstrap, the pasted commands, the state backend for dev and prod, the push."""
+    section = README.read_text().split("## Targeting GCP", 1)[1].split("\n## ", 1)[0]
+    steps = ["bootstrap/Pulumi.ci.yaml", "placeholders", "`gh`", "gcloud auth application-default login",
+             "make bootstrap", "stackInit", "PULUMI_BACKEND_URL=gs://", "STACK=dev make preview", "git push"]
+    found = [section.find(step) for step in steps]
+    assert -1 not in found, [s for s, i in zip(steps, found, strict=True) if i == -1]
+    assert found == sorted(found)

@@ -114,6 +114,34 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
                                     "the bootstrap a project of its own"))
 
 
+# What bootstrap/Pulumi.ci.yaml ships with (a test keeps the two equal): config key -> (placeholder,
+# where the real value comes from). Each is a valid value, and a bootstrap run with it would federate
+# someone else's repository or deploy into someone else's project: refused, key by key.
+PLACEHOLDERS: dict[str, tuple[object, str]] = {
+    "gcp:project": ("image-sharing-ci", "your CI/admin project's id (a project of its own, neither dev's nor prod's)"),
+    "githubRepository": ("your-org/image-sharing", "your repository, OWNER/REPO as on GitHub"),
+    "githubRepositoryId": (123456789, "your repository's id: `gh api repos/OWNER/REPO --jq .id`"),
+    "prodReviewers": ("User:1234567", "who approves prod deploys: `gh api users/NAME --jq .id` gives the ID of "
+                                      "User:ID, `gh api orgs/ORG/teams/SLUG --jq .id` of Team:ID"),
+    "stacks.dev.project": ("image-sharing-dev", "the project dev deploys into (gcp:project in Pulumi.dev.yaml)"),
+    "stacks.prod.project": ("image-sharing-prod", "the project prod deploys into (gcp:project in Pulumi.prod.yaml)"),
+}
+
+
+def _placeholders(ns: str, config: dict[str, Any], own: dict[str, Any], problems: list[Problem]) -> None:
+    """Each value still as bootstrap/Pulumi.ci.yaml ships it, named by its key."""
+    for key, (placeholder, wanted) in PLACEHOLDERS.items():
+        if key.startswith("gcp:"):
+            full, value = key, config.get(key)
+        else:
+            full, value = f"{ns}:{key}", own
+            for part in key.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+        if value is not None and str(value) == str(placeholder):
+            problems.append(Problem(full, value, f"{wanted}; {json.dumps(value)} is the placeholder "
+                                                 "bootstrap/Pulumi.ci.yaml ships with"))
+
+
 def _decode(raw: Any) -> Any:
     if not isinstance(raw, str):
         return raw
@@ -139,6 +167,7 @@ def load_settings() -> Settings:
     gcp_keys = {k[4:]: v for k, v in config.items() if k in ("gcp:project", "gcp:region")}
     gcp = parse_object(GcpSettings, gcp_keys, "gcp:", problems)
     bootstrap = parse_object(BootstrapSettings, own, f"{ns}:", problems)
+    _placeholders(ns, config, own, problems)
     if gcp is not INVALID and bootstrap is not INVALID:
         _cross_checks(Settings(gcp, bootstrap), ns, problems)
     if problems:
