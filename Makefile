@@ -1,6 +1,7 @@
 # One entry point for people and CI. `make test` needs Python 3.11 and Debian's peers (installed
 # when root or passwordless sudo allows), or else Docker or Podman (the suite then runs in a container);
-# `make up` / `make preview` need the Pulumi CLI and, for the default local stack, Docker.
+# `make up` / `make preview` need the Pulumi CLI and, for the default local stack, Docker: they check
+# first (scripts/need.sh) and install the pinned CLI into .tools/ when they can.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STACK  ?= local
@@ -10,8 +11,8 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 # Interactive on purpose: Pulumi asks for the passphrase that encrypts the stack's secrets
 # unless PULUMI_CONFIG_PASSPHRASE (or another secrets provider) is set.
 PULUMI := pulumi
-# The Pulumi CLI this project is tested with: the version of the `pulumi` SDK requirements.txt installs
-# (tests/test_need.py keeps them equal). Targets that run Pulumi check for it first, and install it into
+# The Pulumi CLI this project is tested with: a version of the `pulumi` SDK requirements.txt installs
+# (tests/test_need.py checks it against both). Targets that run Pulumi check for it first, and install it into
 # .tools/pulumi (checksum verified) when they can; .tools/pulumi/bin comes first on make's PATH.
 PULUMI_VERSION := 3.272.0
 TOOLS := $(CURDIR)/.tools
@@ -23,7 +24,7 @@ STACK_TARGET = $(shell sed -n 's/^[[:space:]]*image-sharing:target:[[:space:]]*"
   Pulumi.$(STACK).yaml 2>/dev/null)
 STACK_NEEDS = $(if $(filter local,$(STACK_TARGET)),docker) backend:$(STACK)
 
-.PHONY: setup peers policy-setup test test-here unit lint check-config bench pulumi-cli preview up destroy bootstrap bootstrap-preview bootstrap-apis clean
+.PHONY: setup peers policy-setup test test-here unit lint bench preview up destroy bootstrap bootstrap-preview bootstrap-apis clean
 
 # Real programs the integration tests start, from Debian's packages (.devcontainer/Dockerfile has them too).
 PEER_PACKAGES := docker-registry skopeo cloud-init nginx-light systemd
@@ -68,6 +69,7 @@ lint: setup
 	$(VENV)/bin/mypy bootstrap/__main__.py  # a second __main__, so a run of its own
 
 # Config problems of every stack (or of STACK=... when named), without the Pulumi CLI.
+.PHONY: check-config
 check-config: setup
 	@$(PY) scripts/check_config.py $(if $(filter file,$(origin STACK)),,$(STACK))
 
@@ -78,6 +80,7 @@ bench: setup  ## BENCH_ARGS="--runs 1 --cold-runs 1" for a quick one
 	mkdir -p $@
 
 # The pinned Pulumi CLI into .tools/pulumi, checksum verified (the Pulumi targets do it when needed).
+.PHONY: pulumi-cli
 pulumi-cli:
 	@$(NEED) install-pulumi
 
