@@ -199,11 +199,11 @@ BOOTSTRAP_FILLED_IN: dict[str, Any] = {
 }
 
 
-def stack_config(stack: str, project_dir: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
+def stack_config(stack: str, project_dir: Path = ROOT, as_shipped: bool = False) -> tuple[dict[str, Any], set[str]]:
     """The stack file's config; `secure:` values become readable test values, still secret. The
-    bootstrap's stack as filled in (BOOTSTRAP_FILLED_IN)."""
+    bootstrap's stack as filled in (BOOTSTRAP_FILLED_IN), unless `as_shipped`."""
     data = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
-    if project_dir == BOOTSTRAP and stack == "ci":
+    if project_dir == BOOTSTRAP and stack == "ci" and not as_shipped:
         data = {**data, "config": {**(data.get("config") or {}), **BOOTSTRAP_FILLED_IN}}
     config: dict[str, Any] = {}
     secret: set[str] = set()
@@ -234,11 +234,12 @@ async def _resolve(value: Any) -> tuple[Any, bool]:
 
 def run_stack(stack: str, overrides: Mapping[str, Any] | None = None,
               secrets: Mapping[str, str] | None = None, drop: tuple[str, ...] = (),
-              project_dir: Path = ROOT, program: Callable[[], None] | None = None) -> StackRun:
+              project_dir: Path = ROOT, program: Callable[[], None] | None = None,
+              as_shipped: bool = False) -> StackRun:
     """Runs `project_dir`/__main__.py (or `program`, to test one component alone) for `stack`.
     `overrides` replace config keys (full `ns:key` names; objects are JSON-encoded as the Pulumi CLI
-    does); `secrets` add secret keys; `drop` removes keys."""
-    config, secret_keys = stack_config(stack, project_dir)
+    does); `secrets` add secret keys; `drop` removes keys; `as_shipped`: see stack_config."""
+    config, secret_keys = stack_config(stack, project_dir, as_shipped)
     config.update(overrides or {})
     for key, value in (secrets or {}).items():
         config[key] = value

@@ -94,3 +94,18 @@ def test_a_broken_stack_file_and_an_unknown_stack_are_reported_plainly(repo: Pat
     assert "local: OK" in out
     code, out = check(repo, "STACK=staging")
     assert code == 2 and "no stack file Pulumi.staging.yaml; the stacks here: dev, local, prod" in out
+
+
+def test_the_bootstrap_stack_is_checked_when_named_placeholders_included(repo: Path) -> None:
+    code, out = check(repo, "STACK=bootstrap")
+    assert code == 1 and out.startswith("bootstrap: 6 problem(s) in bootstrap/Pulumi.ci.yaml")
+    assert 'image-sharing-bootstrap:githubRepository = "your-org/image-sharing": expected your repository' in out
+    filled = (repo / "bootstrap" / "Pulumi.ci.yaml").read_text()
+    for old, new in (("image-sharing-ci", "acme-images-ci"), ("your-org/image-sharing", "acme/image-sharing"),
+                     ("123456789", "912345678"), ("User:1234567", "User:7654321"),
+                     ("image-sharing-dev", "acme-images-dev"), ("image-sharing-prod", "acme-images-prod")):
+        filled = filled.replace(old, new)
+    (repo / "bootstrap" / "Pulumi.ci.yaml").write_text(filled)
+    assert check(repo, "STACK=bootstrap") == (0, "bootstrap: OK\n")
+    # Not among the stacks checked by default: a local-only newcomer never fills it in.
+    assert "bootstrap" not in check(repo)[1]
