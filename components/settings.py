@@ -376,14 +376,14 @@ def _read_gcp(target: str | None, problems: list[Problem], misspelled: set[str])
     project, region, zone = gcp.get("project"), gcp.get("region"), gcp.get("zone")
     if target != "gcp":
         return None
-    if project is None and "project" in misspelled:
-        return None
-    if project is None:
+    if project is None and "project" not in misspelled:
         problems.append(Problem("gcp:project", None,
                                 "your GCP project id: `pulumi config set gcp:project MY-PROJECT`"))
-    elif not checks.PROJECT_ID.fullmatch(project):
+    elif project is not None and not checks.PROJECT_ID.fullmatch(project):
         problems.append(Problem("gcp:project", project,
                                 "a project id: 6-30 lowercase letters, digits, hyphens; letter first"))
+    if region is None and "region" in misspelled:
+        return None  # the zone would be checked against the default region, which is not the one meant
     region = region or DEFAULT_REGION
     if region not in ZONES:
         problems.append(Problem("gcp:region", region, f"a GCP region{suggest(region, REGIONS)}"))

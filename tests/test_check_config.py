@@ -36,7 +36,7 @@ def check(repo: Path, *args: str, env: dict[str, str] | None = None) -> tuple[in
 def test_every_stack_is_checked_at_once_and_a_good_one_says_ok(repo: Path) -> None:
     write_stack(repo, "local", {f"{NS}:target": "local", f"{NS}:registry": {"port": 80}})
     write_stack(repo, "dev", {"gcp:project": "image-sharing-dev", "gcp:zone": "asia-northeast3-z",
-                              f"{NS}:registry": {"port": 80}, "gcp:regoin": "europe-west1"})
+                              f"{NS}:registry": {"port": 80}, "gcp:impersonateServiceAccount": "ci@x.com"})
     code, out = check(repo)
     assert code == 1
     assert f"{NS}:registry.port = 80: expected a number from 1024 to 65535" in out
@@ -44,7 +44,7 @@ def test_every_stack_is_checked_at_once_and_a_good_one_says_ok(repo: Path) -> No
     assert "prod: OK" in out
     dev = out.split("dev: ", 1)[1].split("\nlocal: ", 1)[0]
     # The unknown key first: the problems after it may follow from the default it left in place.
-    assert dev.index("gcp:regoin = 'europe-west1'") < min(dev.index("gcp:zone"), dev.index("registry.port"))
+    assert dev.index("gcp:impersonateServiceAccount") < min(dev.index("gcp:zone"), dev.index("registry.port"))
 
 
 def test_the_shipped_stacks_are_fine_and_one_stack_can_be_named(repo: Path) -> None:
@@ -68,11 +68,17 @@ def test_a_misspelled_target_on_the_local_stack_asks_for_no_gcp_project(repo: Pa
     assert "(not set)" not in out
 
 
-def test_a_misspelled_gcp_project_is_reported_once(repo: Path) -> None:
-    write_stack(repo, "dev", {"gcp:projct": "image-sharing-dev"})
+def test_a_misspelled_gcp_key_is_reported_without_what_its_default_implies(repo: Path) -> None:
+    write_stack(repo, "dev", {"gcp:projct": "image-sharing-dev", "gcp:zone": "asia-northeast3-x"})
     code, out = check(repo, "STACK=dev")
     assert code == 1 and "gcp:projct = 'image-sharing-dev'" in out and "did you mean 'project'?" in out
     assert "gcp:project = (not set)" not in out
+    assert "gcp:zone = 'asia-northeast3-x'" in out, "the other keys are still checked"
+    # A misspelled region: the zone is not judged against the default region it did not mean.
+    write_stack(repo, "dev", {"gcp:project": "image-sharing-dev", "gcp:regin": "europe-west1",
+                              "gcp:zone": "europe-west1-b"})
+    code, out = check(repo, "STACK=dev")
+    assert code == 1 and "did you mean 'region'?" in out and "gcp:zone" not in out.split("did you mean", 1)[1]
 
 
 def test_a_secure_secret_counts_as_set_and_a_plain_one_is_refused(repo: Path) -> None:
