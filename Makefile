@@ -24,7 +24,7 @@ STACK_TARGET = $(shell sed -n 's/^[[:space:]]*image-sharing:target:[[:space:]]*"
   Pulumi.$(STACK).yaml 2>/dev/null)
 STACK_NEEDS = $(if $(filter local,$(STACK_TARGET)),docker) backend:$(STACK)
 
-.PHONY: setup peers policy-setup test test-here unit lint bench preview up destroy bootstrap bootstrap-preview bootstrap-apis clean
+.PHONY: setup deploy-setup lock peers policy-setup test test-here unit lint bench preview up destroy bootstrap bootstrap-preview bootstrap-apis clean
 
 # Real programs the integration tests start, from Debian's packages (.devcontainer/Dockerfile has them too).
 PEER_PACKAGES := docker-registry skopeo cloud-init nginx-light systemd
@@ -42,6 +42,22 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 setup: $(VENV)/.installed
+
+# CI's jobs that hold a cloud identity: the program's and the policy pack's runtime dependencies only, every
+# file checked against the lock's hashes, wheels only (no package's build code runs next to the credentials).
+PIP_LOCKED := pip install --quiet --disable-pip-version-check --require-hashes --only-binary :all:
+deploy-setup:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/$(PIP_LOCKED) -r requirements.lock
+	python3 -m venv policy/venv
+	policy/venv/bin/$(PIP_LOCKED) -r policy/requirements.lock
+
+# After a change to requirements.txt or policy/requirements.txt (tests/test_locks.py says when).
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+  --no-emit-index-url --no-emit-find-links
+lock: setup
+	$(PIP_COMPILE) -o requirements.lock requirements.txt
+	cd policy && ../$(PIP_COMPILE) -o requirements.lock requirements.txt
 
 # The policy pack's own virtualenv (policy/PulumiPolicy.yaml names it).
 policy/venv/.installed: policy/requirements.txt
@@ -67,6 +83,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy bootstrap/__main__.py  # a second __main__, so a run of its own
+	$(VENV)/bin/zizmor --offline --pedantic .github  # workflow audit: pinned actions, no kept token, ...
 
 # Config problems of every stack (or of STACK=... when named), without the Pulumi CLI.
 .PHONY: check-config

@@ -1,6 +1,8 @@
-"""The GitHub workflows: actionlint (the real linter) passes; every action is pinned to a version; no
-expression reaches a shell; previews carry the policy pack; prod waits for an approved environment;
-pull requests reach no prod secret and no deploy identity."""
+"""The GitHub workflows: actionlint and zizmor (the real linters) pass; every action is pinned to a commit;
+no checkout keeps the token; jobs holding a cloud identity install only hash-locked dependencies; no
+expression reaches a shell; previews carry the policy pack; dev and prod queue apart; prod waits for an
+approved environment and applies exactly the plan that was previewed; pull requests reach no prod secret
+and no deploy identity."""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from tests.harness import ROOT
 from tests.peers import binary
 
 WORKFLOWS = ROOT / ".github" / "workflows"
-PINNED = re.compile(r"^[\w.-]+/[\w./-]+@(?:v\d+(?:\.\d+){0,2}|[0-9a-f]{40})$")
+# `owner/repo@<40 hex>  # vX.Y.Z`: a tag can be moved to other code, a commit cannot; the comment is
+# what Dependabot and a reader go by.
+PINNED_LINE = re.compile(r"^\s*(?:- )?uses: ([\w.-]+/[\w./-]+)@([0-9a-f]{40})  # (v\d+\.\d+\.\d+)$")
 
 
 def load(name: str) -> dict[Any, Any]:
@@ -36,10 +40,155 @@ def test_there_are_workflows() -> None:
     assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == ["deploy.yml", "pull-request.yml"]
 
 
-def test_every_action_is_pinned_to_a_version() -> None:
-    uses = [step["uses"] for _, step in steps() if "uses" in step]
-    assert uses
-    assert [u for u in uses if not PINNED.match(u)] == []
+def pin_violations(text: str) -> list[str]:
+    """Every `uses:` line that is not a full commit SHA with its version in a comment, and every action
+    pinned to two different commits."""
+    lines = [line for line in text.splitlines() if re.match(r"^\s*(?:- )?uses:", line)]
+    bad = [line.strip() for line in lines if not PINNED_LINE.match(line)]
+    commits: dict[str, set[tuple[str, str]]] = {}
+    for line in lines:
+        if found := PINNED_LINE.match(line):
+            commits.setdefault(found[1], set()).add((found[2], found[3]))
+    return bad + [f"{action}: {sorted(pins)}" for action, pins in commits.items() if len(pins) > 1]
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
+    texts = [path.read_text() for path in sorted(WORKFLOWS.glob("*.yml"))]
+    assert sum(text.count("uses:") for text in texts) == len([s for _, s in steps() if "uses" in s]) > 0
+    assert [v for text in texts for v in pin_violations(text)] == []
+
+
+@pytest.mark.parametrize("line", [
+    "      - uses: actions/checkout@v5",
+    "      - uses: actions/checkout@fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09",
+    "      - uses: actions/checkout@fbc6f399  # v5.1.0",
+    "      - uses: actions/checkout@main  # v5.1.0",
+])
+def test_a_tag_or_short_or_uncommented_pin_is_refused(line: str) -> None:
+    assert pin_violations(line) == [line.strip()]
+
+
+def test_one_action_pinned_to_two_commits_is_refused() -> None:
+    text = ("- uses: a/b@" + "1" * 40 + "  # v1.0.0\n" + "- uses: a/b@" + "2" * 40 + "  # v1.0.1\n")
+    assert len(pin_violations(text)) == 1
+
+
+def test_no_checkout_keeps_the_token() -> None:
+    """actions/checkout writes the job's token into .git/config unless told not to; any later step
+    (or an uploaded workspace) could read it."""
+    checkouts = [(where, s) for where, s in steps() if s.get("uses", "").startswith("actions/checkout@")]
+    assert len(checkouts) == 5
+    assert [where for where, s in checkouts if (s.get("with") or {}).get("persist-credentials") is not False] == []
+
+
+def federating_jobs() -> list[tuple[str, dict[str, Any]]]:
+    return [(f"{path.name}:{name}", job) for path in sorted(WORKFLOWS.glob("*.yml"))
+            for name, job in load(path.name)["jobs"].items() if "id-token" in (job.get("permissions") or {})]
+
+
+def test_jobs_holding_a_cloud_identity_install_only_the_hash_locked_runtime() -> None:
+    jobs = federating_jobs()
+    assert [where for where, _ in jobs] == ["deploy.yml:dev", "deploy.yml:prod-preview", "deploy.yml:prod",
+                                            "pull-request.yml:preview"]
+    for where, job in jobs:
+        runs = [s["run"] for s in job["steps"] if "run" in s]
+        installs = [r for r in runs if "make" in r or "pip" in r]
+        assert installs == ["make deploy-setup"], where
+
+
+def test_deploy_setup_installs_with_require_hashes_from_the_locks() -> None:
+    """What `make deploy-setup` runs, as make itself expands it."""
+    dry = subprocess.run(["make", "-n", "deploy-setup"], cwd=ROOT, capture_output=True, text=True, check=True)
+    installs = [line for line in dry.stdout.splitlines() if "pip install" in line]
+    assert len(installs) == 2
+    for line in installs:
+        assert "--require-hashes" in line and "--only-binary :all:" in line
+        assert re.search(r" -r (policy/)?requirements\.lock$", line), line
+    assert "requirements-dev" not in dry.stdout and "requirements.txt" not in dry.stdout
+
+
+def test_the_pulumi_cli_is_pinned_to_the_locked_sdk_version() -> None:
+    locked = re.search(r"^pulumi==(\S+) ", (ROOT / "requirements.lock").read_text(), re.MULTILINE)
+    assert locked
+    actions = [s for _, s in steps() if s.get("uses", "").startswith("pulumi/actions@")]
+    assert len(actions) == 4
+    assert {s["with"].get("pulumi-version") for s in actions} == {locked[1]}
+
+
+def test_dev_and_prod_queue_apart_and_no_deploy_is_cancelled() -> None:
+    workflow = load("deploy.yml")
+    assert "concurrency" not in workflow  # one group for the whole workflow holds dev behind prod's approval
+    groups = {name: job["concurrency"] for name, job in workflow["jobs"].items()}
+    assert groups == {"dev": {"group": "deploy-dev", "cancel-in-progress": False},
+                      "prod-preview": {"group": "deploy-prod", "cancel-in-progress": False},
+                      "prod": {"group": "deploy-prod", "cancel-in-progress": False}}
+
+
+def plan_violations(workflow: dict[Any, Any]) -> list[str]:
+    """Why prod's update might apply something other than the plan its approver saw; empty when it cannot."""
+    jobs, found = workflow["jobs"], []
+    preview, prod = jobs["prod-preview"]["steps"], jobs["prod"]["steps"]
+    [saved] = [s for s in preview if s.get("uses", "").startswith("pulumi/actions@")]
+    plan = saved["with"].get("plan")
+    if not plan or saved["with"]["command"] != "preview":
+        return ["prod-preview saves no update plan"]
+    digest = [s for s in preview if "run" in s and f"sha256sum {plan}" in s["run"] and "GITHUB_OUTPUT" in s["run"]]
+    uploads = [s for s in preview if s.get("uses", "").startswith("actions/upload-artifact@")
+               and s["with"].get("path") == plan]
+    if not digest or jobs["prod-preview"].get("outputs", {}).get("plan-sha256") != \
+            f"${{{{ steps.{digest[0].get('id')}.outputs.sha256 }}}}":
+        found.append("prod-preview publishes no digest of the plan")
+    if not uploads or preview.index(uploads[0]) < preview.index(saved):
+        found.append("prod-preview uploads no plan")
+    order = {}
+    for index, step in enumerate(prod):
+        uses, run = step.get("uses", ""), step.get("run", "")
+        if uses.startswith("actions/download-artifact@") and uploads and \
+                step["with"].get("name") == uploads[0]["with"].get("name"):
+            order["download"] = index
+        if "sha256sum --check" in run and f"  {plan}" in run and \
+                step.get("env", {}).get("PLAN_SHA256") == "${{ needs.prod-preview.outputs.plan-sha256 }}":
+            order["check"] = index
+        if uses.startswith("google-github-actions/auth@"):
+            order["identity"] = index
+        if uses.startswith("pulumi/actions@"):
+            order["up"] = index
+            if step["with"].get("plan") != plan or step["with"]["command"] != "up":
+                found.append("prod's update is not constrained to the plan")
+    if not (order.get("download", 99) < order.get("check", 99) < order.get("identity", -1) < order.get("up", -1)):
+        found.append(f"prod does not download and check the plan before it takes its identity and updates: {order}")
+    return found
+
+
+def test_prod_applies_exactly_the_plan_that_was_previewed() -> None:
+    assert plan_violations(load("deploy.yml")) == []
+
+
+def _step(workflow: dict[Any, Any], job: str, prefix: str) -> dict[str, Any]:
+    return next(s for s in workflow["jobs"][job]["steps"] if s.get("uses", s.get("run", "")).startswith(prefix))
+
+
+@pytest.mark.parametrize("mutate, reason", [
+    (lambda w: _step(w, "prod", "pulumi/actions@")["with"].pop("plan"), "not constrained"),
+    (lambda w: _step(w, "prod-preview", "pulumi/actions@")["with"].pop("plan"), "saves no update plan"),
+    (lambda w: w["jobs"]["prod"]["steps"].remove(_step(w, "prod", "test -n")), "does not download and check"),
+    (lambda w: _step(w, "prod", "test -n").update(env={"PLAN_SHA256": "0" * 64}), "does not download and check"),
+    (lambda w: w["jobs"]["prod-preview"].pop("outputs"), "publishes no digest"),
+    (lambda w: w["jobs"]["prod"]["steps"].insert(0, w["jobs"]["prod"]["steps"].pop(
+        w["jobs"]["prod"]["steps"].index(_step(w, "prod", "google-github-actions/auth@")))),
+     "does not download and check"),
+])
+def test_a_prod_update_that_could_leave_the_plan_is_refused(mutate: Any, reason: str) -> None:
+    workflow = copy.deepcopy(load("deploy.yml"))
+    mutate(workflow)
+    assert any(reason in v for v in plan_violations(workflow)), plan_violations(workflow)
+
+
+def test_dependabot_updates_the_actions_and_both_requirement_sets() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    assert config["version"] == 2
+    ecosystems = {u["package-ecosystem"]: u.get("directories", [u.get("directory")]) for u in config["updates"]}
+    assert ecosystems == {"github-actions": ["/"], "pip": ["/", "/policy"]}
 
 
 def test_no_expression_reaches_a_shell() -> None:
@@ -152,7 +301,7 @@ def test_main_updates_dev_then_previews_and_updates_prod_through_environments() 
         assert pulumi["with"]["policyPacks"] == "policy"
         commands[name] = (pulumi["with"]["command"], pulumi["with"]["stack-name"])
     assert commands == {"dev": ("up", "dev"), "prod-preview": ("preview", "prod"), "prod": ("up", "prod")}
-    assert jobs["prod-preview"]["steps"][-1]["with"]["comment-on-summary"] is True
+    assert _step(workflow, "prod-preview", "pulumi/actions@")["with"]["comment-on-summary"] is True
 
 
 def test_no_secret_is_repository_wide() -> None:
@@ -174,6 +323,32 @@ def lintable_copy(tmp_path: Path) -> Path:
     shutil.copytree(WORKFLOWS, tmp_path / ".github" / "workflows")
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     return tmp_path
+
+
+def zizmor(path: Path) -> subprocess.CompletedProcess[str]:
+    # Offline: no GitHub API calls (so no check that a pinned commit exists: docs/guardrails-and-ci.md).
+    return subprocess.run([binary("zizmor"), "--offline", "--pedantic", "--no-progress", str(path)],
+                          capture_output=True, text=True, check=False, timeout=120)
+
+
+@pytest.mark.integration
+def test_zizmor_finds_nothing() -> None:
+    result = zizmor(ROOT / ".github")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("old, new, audit", [
+    ("actions/checkout@fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09  # v5.1.0", "actions/checkout@v5", "unpinned-uses"),
+    ("        with:\n          persist-credentials: false\n", "", "artipacked"),
+])
+def test_zizmor_can_fail(tmp_path: Path, old: str, new: str, audit: str) -> None:
+    broken = lintable_copy(tmp_path) / ".github" / "workflows" / "deploy.yml"
+    assert old in broken.read_text()
+    broken.write_text(broken.read_text().replace(old, new, 1))
+    result = zizmor(broken)
+    assert result.returncode != 0 and audit in result.stdout, result.stdout
 
 
 @pytest.mark.integration
