@@ -472,6 +472,8 @@ def test_environments_are_created_deployable_from_main_only(bootstrap: StackRun)
     assert list(bodies) == ["dev", "prod-preview", "prod"]
     assert all(b["deployment_branch_policy"] == {"protected_branches": False, "custom_branch_policies": True}
                for b in bodies.values())
+    # GitHub lets repository admins skip an environment's rules unless told not to (default true).
+    assert [env for env, b in bodies.items() if b.get("can_admins_bypass") is not False] == []
     assert [c[4] for c in commands] == [
         f"repos/{REPO}/environments/{env}/deployment-branch-policies" for env in bodies]
     assert all(c[:4] == ["gh", "api", "--method", "POST"] and c[5:] == ["-f", "name=main", "-f", "type=branch"]

@@ -30,12 +30,16 @@ def environment_commands(repository: str, environments: tuple[str, ...], branch:
                          reviewers: dict[str, list[tuple[str, int]]]) -> list[str]:
     """Creates each environment, deployable from `branch` only; an environment in `reviewers` waits for
     one of them to approve each run, and never for the person who started it (prevent_self_review).
+    Repository admins cannot skip these rules (`can_admins_bypass` is true unless set: GitHub's REST
+    API, "Create or update an environment"). Required reviewers need a public repository, or GitHub
+    Enterprise for a private one (docs/guardrails-and-ci.md says what to do otherwise).
     The body goes in as JSON on stdin: gh's -F fields cannot build an array of objects."""
     commands = []
     for env in environments:
         path = f"repos/{repository}/environments/{env}"
         body: dict[str, object] = {
-            "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True}}
+            "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True},
+            "can_admins_bypass": False}
         if env in reviewers:
             body |= {"prevent_self_review": True,
                      "reviewers": [{"type": kind, "id": id_} for kind, id_ in reviewers[env]]}
