@@ -84,7 +84,6 @@ if settings.gcp is not None:
             mutable_tags=not settings.immutable_tags,
             require_approval=settings.require_approval,
             services=services,
-            github_token=settings.secrets.github_token,
             fail_on_severity=settings.fail_on_severity,
             promotion_source=(f"{settings.promotion.source_repository}/{image_name}"
                               if settings.uses_promotion else None),
@@ -137,11 +136,13 @@ if settings.uses_local_registry and credentials is not None:
         key="localRegistry", server=local.address, repository=local.address,
         username=registry.username, password=credentials.password, depends_on=[local.container]))
 
-hub_user, hub_token = settings.sample_image.docker_hub_user, settings.secrets.docker_hub_token
-if hub_user and hub_token is not None:
+hub_user = settings.sample_image.docker_hub_user
+if hub_user:
+    # No credentials in the program: pulumi-docker then pushes with the `docker login` of the machine that
+    # runs `pulumi up`, so the Docker Hub token is in no config and no state.
     push_targets.append(PushTarget(
         key="dockerHub", server="docker.io", repository=f"docker.io/{hub_user}",
-        username=hub_user, password=hub_token, image_name=settings.sample_image.docker_hub_repository))
+        image_name=settings.sample_image.docker_hub_repository))
 
 if settings.sample_image.enabled and push_targets:
     sample = SampleImage("sample-image", SampleImageArgs(name=image_name, targets=push_targets, build=sample_build))

@@ -43,7 +43,6 @@ class BuildTriggerArgs:
     mutable_tags: bool
     require_approval: bool
     services: ProjectServices
-    github_token: pulumi.Output[str] | None = None
     app_dir: str = "app"
     # Findings at or above this severity fail the build before anything is pushed; None: no gate.
     fail_on_severity: str | None = None
@@ -141,24 +140,22 @@ class BuildTrigger(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=self, depends_on=depends_on)
 
     def _second_generation(self, owner: str, repo_name: str) -> gcp.cloudbuildv2.Repository:
-        """cloudbuildv2: the GitHub token in Secret Manager, readable only by Cloud Build's agent."""
+        """cloudbuildv2: the GitHub token stays in the Secret Manager version a person created by hand
+        (settings.RETIRED_SECRETS: never a stack secret, never in state); this stack lets only Cloud
+        Build's service agent read that one secret (additive: other bindings on it stay)."""
         args = self._args
-        assert args.github_token is not None and args.settings.app_installation_id is not None  # validated
-        secret = gcp.secretmanager.Secret(
-            "github-token", project=args.project, secret_id="github-token", replication={"auto": {}},
-            opts=self._opts(args.services.needs(SECRET_MANAGER)))
-        token: pulumi.Output[str] = pulumi.Output.secret(args.github_token)
-        version = gcp.secretmanager.SecretVersion("github-token-version", secret=secret.id, secret_data=token,
-                                                  opts=self._opts())
+        version = args.settings.github_token_secret_version
+        assert version is not None and args.settings.app_installation_id is not None  # validated
+        _, secret_project, _, secret_id, _, _ = version.split("/")
         agent = gcp.projects.ServiceIdentity("cloudbuild-agent", project=args.project, service=CLOUD_BUILD,
                                              opts=self._opts(args.services.needs(CLOUD_BUILD)))
         access = gcp.secretmanager.SecretIamMember(
-            "github-token-accessor", project=args.project, secret_id=secret.secret_id, role=SECRET_ACCESSOR,
-            member=agent.member, opts=self._opts())
+            "github-token-accessor", project=secret_project, secret_id=secret_id, role=SECRET_ACCESSOR,
+            member=agent.member, opts=self._opts(args.services.needs(SECRET_MANAGER)))
         connection = gcp.cloudbuildv2.Connection(
             "github", project=args.project, location=args.region, name="github",
             github_config={"app_installation_id": args.settings.app_installation_id,
-                           "authorizer_credential": {"oauth_token_secret_version": version.id}},
+                           "authorizer_credential": {"oauth_token_secret_version": version}},
             opts=self._opts([access]))
         return gcp.cloudbuildv2.Repository(
             "github-repository", project=args.project, location=args.region, name=repo_name,

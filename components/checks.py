@@ -33,6 +33,10 @@ SNAPSHOT = re.compile(r"^(?:projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/snapsho
 # systemd.time(7) calendar events: weekdays, dates, times, ranges, steps, a timezone; one line.
 CALENDAR = re.compile(r"^[A-Za-z0-9*:,./~+_ -]{1,80}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+# A Secret Manager secret version: project id or number, secret id (letters, digits, _ and -), a version
+# number or `latest`.
+SECRET_VERSION = re.compile(r"^projects/(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{1,20})/secrets/[A-Za-z0-9_-]{1,255}"
+                            r"/versions/(?:latest|[1-9][0-9]{0,9})$")
 DOCKER_HUB_USER = re.compile(r"^[a-z0-9]{4,30}$")
 HTPASSWD_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 TAG_PREFIX = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")

@@ -21,8 +21,9 @@ class PushTarget:
     key: str                      # names the resource and the output entry
     server: str                   # what `docker login` talks to
     repository: pulumi.Input[str]
-    username: pulumi.Input[str]
-    password: pulumi.Input[str]   # wrapped in a secret here, whatever the caller passes
+    # Both unset: the push uses the Docker credentials of the machine that runs `pulumi up` (docker login).
+    username: pulumi.Input[str] | None = None
+    password: pulumi.Input[str] | None = None  # wrapped in a secret here, whatever the caller passes
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     image_name: str | None = None  # overrides the stack's image name (Docker Hub repository)
 
@@ -47,7 +48,7 @@ class SampleImage(pulumi.ComponentResource):
                 f"{name}-{target.key}",
                 image_name=ref,
                 build=args.build.build,  # exactly the inputs the tag was computed from
-                registry={
+                registry={"server": target.server} if target.password is None else {
                     "server": target.server,
                     "username": target.username,
                     "password": pulumi.Output.secret(target.password),

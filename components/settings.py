@@ -1,8 +1,8 @@
 """The one typed, validated view of a stack's config. Built once, before any resource exists.
 
 Keys live in the project's config namespace as camelCase objects (see the table in docs/configuration.md, which a test
-keeps in sync with the `doc` texts here), plus `gcp:project` / `gcp:region` / `gcp:zone` and four
-secret-only keys."""
+keeps in sync with the `doc` texts here), plus `gcp:project` / `gcp:region` / `gcp:zone` and two
+secret-only keys. Tokens for GitHub and Docker Hub are never stack secrets (RETIRED_SECRETS)."""
 
 from __future__ import annotations
 
@@ -37,12 +37,26 @@ GCP_KEYS = (
     ("gcp:zone", "(first zone of the region)", "Zone of the registry VM and its disk."),
 )
 SECRET_DOCS = {
-    "githubToken": "GitHub token for a generation-2 connection, stored in Secret Manager.",
-    "dockerHubToken": "Docker Hub access token for pushing the sample image.",
     "registryTlsCert": "PEM certificate for direct (non-tunnel) registry access.",
     "registryTlsKey": "PEM private key matching registryTlsCert.",
 }
 SECRET_KEYS = tuple(SECRET_DOCS)
+# Tokens that were stack secrets: whoever can decrypt a stack (a pull request's preview identity can
+# decrypt dev's) could print them, and the state kept a copy. Refused, saying what replaces them.
+GITHUB_TOKEN_SECRET = "cloudbuild-github-token"
+RETIRED_SECRETS = {
+    "githubToken": (
+        "no stack secret for the GitHub token (every identity that decrypts the stack could read it): keep it "
+        f"in Secret Manager, created once: `printf %s TOKEN | gcloud secrets create {GITHUB_TOKEN_SECRET} "
+        "--project PROJECT --data-file=-`, then `pulumi config set --path buildTrigger.githubTokenSecretVersion "
+        f"projects/PROJECT/secrets/{GITHUB_TOKEN_SECRET}/versions/1` and `pulumi config rm githubToken`; the "
+        "next `pulumi up` deletes the stack's old github-token secret, and older state files still hold the "
+        "token: revoke it on GitHub (docs/image-pipeline.md)"),
+    "dockerHubToken": (
+        "no stack secret for the Docker Hub token (it would sit in the stack's state): log in where `pulumi up` "
+        "runs, `docker login docker.io --username USER` (the token stays in Docker's credential store), then "
+        "`pulumi config rm dockerHubToken` and revoke the old token on Docker Hub (docs/sample-image.md)"),
+}
 
 
 @dataclass(frozen=True)
@@ -92,7 +106,8 @@ class SampleImageSettings:
     name: str = setting("hello-nginx", doc="Image name (repository path) in every registry.",
                         check=grammars.image_path)
     docker_hub_user: str | None = setting(
-        None, doc="Also push to Docker Hub as USER/REPOSITORY (needs the dockerHubToken secret).",
+        None, doc="Also push to Docker Hub as USER/REPOSITORY, with the `docker login` of the machine running "
+                  "`pulumi up` (no token in config or state).",
         check=checks.matches(checks.DOCKER_HUB_USER, "a Docker Hub user name (4-30 lowercase letters/digits)"))
     docker_hub_repository: str | None = setting(
         None, doc="Docker Hub repository name. Unset: the image name.",
@@ -111,6 +126,10 @@ class BuildTriggerSettings:
     generation: Literal[1, 2] = setting(1, doc="GitHub connection: 1 (Cloud Build GitHub App) or 2 (cloudbuildv2).")
     app_installation_id: int | None = setting(
         None, check=checks.in_range(1, 2**53), doc="Cloud Build GitHub App installation id (generation 2).")
+    github_token_secret_version: str | None = setting(
+        None, check=checks.matches(checks.SECRET_VERSION, "projects/PROJECT/secrets/NAME/versions/N (or latest)"),
+        doc="Secret Manager version holding the GitHub token of a generation-2 connection, created by hand in "
+            "the stack's project; the stack lets only Cloud Build's service agent read it.")
     require_approval: bool | None = setting(None, doc="Builds wait for manual approval. Unset: on in production.")
     region: str | None = setting(
         None, check=checks.one_of(REGIONS, "a GCP region where Cloud Build runs"),
@@ -242,8 +261,6 @@ class GcpSettings:
 @dataclass(frozen=True)
 class Secrets:
     """Secret config values, present only as Pulumi secrets."""
-    github_token: pulumi.Output[str] | None = None
-    docker_hub_token: pulumi.Output[str] | None = None
     registry_tls_cert: pulumi.Output[str] | None = None
     registry_tls_key: pulumi.Output[str] | None = None
 
@@ -477,9 +494,19 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
         if trigger.app_installation_id is None:
             problems.append(Problem(f"{ns}:buildTrigger.appInstallationId", None,
                                     "the Cloud Build GitHub App installation id (generation 2)"))
-        if sec.github_token is None:
-            problems.append(Problem(f"{ns}:githubToken", None,
-                                    "a GitHub token for generation 2: `pulumi config set --secret githubToken ...`"))
+        version = trigger.github_token_secret_version
+        if version is None:
+            problems.append(Problem(f"{ns}:buildTrigger.githubTokenSecretVersion", None,
+                                    "the Secret Manager version holding the GitHub token (generation 2): "
+                                    f"projects/PROJECT/secrets/{GITHUB_TOKEN_SECRET}/versions/1, created once by "
+                                    "hand (docs/image-pipeline.md)"))
+        elif s.gcp and version.split("/")[1] not in (s.gcp.project,) and not version.split("/")[1].isdigit():
+            problems.append(Problem(f"{ns}:buildTrigger.githubTokenSecretVersion", version,
+                                    f"a secret in the stack's project {s.gcp.project} (the stack grants Cloud "
+                                    "Build's agent access to it there, and nowhere else)"))
+    if s.uses_build_trigger and trigger.generation == 1 and trigger.github_token_secret_version is not None:
+        problems.append(Problem(f"{ns}:buildTrigger.githubTokenSecretVersion", trigger.github_token_secret_version,
+                                "unset with generation 1: the Cloud Build GitHub App needs no token"))
     if s.uses_build_trigger and trigger.generation == 1 and trigger.region is not None:
         problems.append(Problem(f"{ns}:buildTrigger.region", trigger.region,
                                 "no region with generation 1: Cloud Build GitHub App triggers are global "
@@ -502,10 +529,6 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
         problems.append(Problem(f"{ns}:promotion.sourceRepository", source,
                                 "another stack's repository (this is the stack's own)"))
     _derived_checks(s, ns, problems)
-    if s.sample_image.docker_hub_user and sec.docker_hub_token is None:
-        problems.append(Problem(f"{ns}:dockerHubToken", None,
-                                "a Docker Hub access token when sampleImage.dockerHubUser is set: "
-                                "`pulumi config set --secret dockerHubToken ...`"))
 
 
 def _group_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
@@ -616,7 +639,10 @@ def load_settings() -> Settings:
     config = _all_config()
     raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
     secrets = _read_secrets(namespace, raw, problems)
-    objects = {k: _decode(v) if isinstance(v, str) else v for k, v in raw.items() if k not in SECRET_KEYS}
+    problems += [Problem(f"{prefix}{key}", None, expected, secret=True)
+                 for key, expected in RETIRED_SECRETS.items() if key in raw]
+    objects = {k: _decode(v) if isinstance(v, str) else v for k, v in raw.items()
+               if k not in SECRET_KEYS and k not in RETIRED_SECRETS}
     parsed = parse_object(Settings, objects, prefix, problems,
                           extra={"project_name": namespace, "stack": pulumi.get_stack(),
                                  "gcp": None, "secrets": secrets}, also_known=SECRET_KEYS)

@@ -330,6 +330,24 @@ def test_previews_hold_read_only_roles_on_their_own_project(bootstrap: StackRun)
         assert not any("condition" in g for g in grants)
 
 
+# Roles holding secretmanager.versions.access (Google's Secret Manager role reference), basic roles
+# included to be safe; roles/viewer has no Secret Manager payload access.
+SECRET_PAYLOAD_READERS = {"roles/secretmanager.secretAccessor", "roles/secretmanager.admin", "roles/owner",
+                          "roles/editor"}
+
+
+def test_the_pull_request_identity_cannot_read_the_token_secrets(bootstrap: StackRun) -> None:
+    """A same-repository pull request runs its own code as ci-dev-preview: it must reach neither the
+    GitHub nor the Docker Hub token. They are no stack secrets (settings refuse them), and no grant
+    anywhere gives the preview identities a role that reads Secret Manager payloads."""
+    for identity in ("dev-preview", "prod-preview"):
+        member = f"serviceAccount:{email(identity)}"
+        grants = [(r.type, r.inputs["role"]) for r in bootstrap.resources
+                  if r.type.endswith(("IAMMember", "IamMember")) and r.inputs.get("member") == member]
+        assert grants and not [g for g in grants if g[1] in SECRET_PAYLOAD_READERS], grants
+        assert not [g for g in grants if "secretmanager" in g[0].lower()]
+
+
 def test_deployers_hold_the_derived_roles_on_their_own_project_only(bootstrap: StackRun) -> None:
     for stack in ("dev", "prod"):
         grants = grants_to(bootstrap, "gcp:projects/iAMMember:IAMMember", f"{stack}-deploy")

@@ -24,12 +24,13 @@ EVERY_FEATURE = {
     "image-sharing:artifactRegistry": {
         "kmsKeyName": "projects/image-sharing-dev/locations/asia-northeast3/keyRings/r/cryptoKeys/k",
         "vulnerabilityScanning": True, "dockerHubProxy": True, "auditLogs": True},
-    "image-sharing:buildTrigger": {"githubRepository": "acme/site", "generation": 2, "appInstallationId": 123},
+    "image-sharing:buildTrigger": {
+        "githubRepository": "acme/site", "generation": 2, "appInstallationId": 123,
+        "githubTokenSecretVersion": "projects/image-sharing-dev/secrets/cloudbuild-github-token/versions/1"},
     "image-sharing:budget": {"billingAccount": "ABCDEF-012345-6789AB"},
     "image-sharing:sampleImage": {"dockerHubUser": "someone"},
 }
-EVERY_FEATURE_SECRETS = {"image-sharing:githubToken": "token", "image-sharing:dockerHubToken": "token",
-                         "image-sharing:registryTlsCert": "cert", "image-sharing:registryTlsKey": "key"}
+EVERY_FEATURE_SECRETS = {"image-sharing:registryTlsCert": "cert", "image-sharing:registryTlsKey": "key"}
 # The registry's group mode with the external load balancer (the internal one is a docs example).
 EVERY_GROUP_FEATURE = {
     "image-sharing:registryVm": {"mode": "group", "storage": "gcs", "bucketName": "image-sharing-dev-registry",

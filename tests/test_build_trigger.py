@@ -13,13 +13,14 @@ from components.build_spec import DOCKER_IMAGE, GCLOUD_IMAGE
 from components.config_schema import SettingsError
 from tests.gcloud_cli import refusal
 from tests.gcloud_sdk import docker_images_list
-from tests.harness import StackRun, is_secret, registered_by_last_failure, run_stack, unwrap
+from tests.harness import StackRun, registered_by_last_failure, run_stack
 
 NS = "image-sharing"
 TRIGGER = "gcp:cloudbuild/trigger:Trigger"
 BUILDER = "serviceAccount:image-builder@image-sharing-{stack}.iam.gserviceaccount.com"
-GEN2 = {"githubRepository": "acme/site", "generation": 2, "appInstallationId": 1234}
-TOKEN = {f"{NS}:githubToken": "ghp_test_token"}
+TOKEN_VERSION = "projects/image-sharing-prod/secrets/cloudbuild-github-token/versions/3"
+GEN2 = {"githubRepository": "acme/site", "generation": 2, "appInstallationId": 1234,
+        "githubTokenSecretVersion": TOKEN_VERSION}
 
 
 def with_trigger(stack: str = "dev", secrets: dict[str, str] | None = None, **values: Any) -> StackRun:
@@ -39,7 +40,7 @@ def gen1_prod() -> StackRun:
 
 @pytest.fixture(scope="module")
 def gen2() -> StackRun:
-    return with_trigger("prod", secrets=TOKEN, **GEN2)
+    return with_trigger("prod", **GEN2)
 
 
 def test_no_trigger_without_a_repository(dev: StackRun, local: StackRun) -> None:
@@ -129,7 +130,7 @@ def test_without_approvers_the_outputs_say_who_can_approve(gen1_prod: StackRun, 
 
 
 def test_build_region_for_second_generation() -> None:
-    run = with_trigger("prod", secrets=TOKEN, region="europe-west1", **GEN2)
+    run = with_trigger("prod", region="europe-west1", **GEN2)
     assert run.one(TRIGGER).inputs["location"] == "europe-west1"
     assert run.one("gcp:cloudbuildv2/connection:Connection").inputs["location"] == "europe-west1"
     assert run.one("gcp:cloudbuildv2/repository:Repository").inputs["location"] == "europe-west1"
@@ -156,22 +157,28 @@ def test_second_generation_wiring(gen2: StackRun) -> None:
     assert trigger["repositoryEventConfig"] == {"repository": "github-repository-id", "push": {"branch": "^main$"}}
     connection = gen2.one("gcp:cloudbuildv2/connection:Connection").inputs
     assert connection["githubConfig"] == {
-        "appInstallationId": 1234, "authorizerCredential": {"oauthTokenSecretVersion": "github-token-version-id"}}
+        "appInstallationId": 1234, "authorizerCredential": {"oauthTokenSecretVersion": TOKEN_VERSION}}
     repository = gen2.one("gcp:cloudbuildv2/repository:Repository").inputs
     assert (repository["remoteUri"], repository["parentConnection"]) == ("https://github.com/acme/site.git", "github")
     assert not [step for step in gen2.outputs["imagePipeline"]["manualSteps"] if step.startswith("Connect")]
 
 
-def test_token_in_secret_manager_with_a_single_accessor(gen2: StackRun) -> None:
-    version = gen2.one("gcp:secretmanager/secretVersion:SecretVersion", "github-token-version")
-    assert is_secret(version.inputs["secretData"]) and unwrap(version.inputs["secretData"]) == "ghp_test_token"
+def test_the_token_is_read_by_the_cloud_build_agent_only_and_held_by_no_stack(gen2: StackRun) -> None:
+    """The stack names the version a person created; it holds no Secret, no version, no token value, and
+    grants read access on that one secret to Cloud Build's service agent alone (additive binding)."""
+    assert [r.name for r in gen2.resources if r.type in ("gcp:secretmanager/secret:Secret",
+                                                         "gcp:secretmanager/secretVersion:SecretVersion")
+            and "github" in r.name] == []
     accessors = [m for m in gen2.of_type("gcp:secretmanager/secretIamMember:SecretIamMember")
-                 if m.inputs["secretId"] == "github-token"]
-    assert [(a.inputs["role"], a.inputs["member"]) for a in accessors] == [
-        ("roles/secretmanager.secretAccessor",
+                 if m.inputs["secretId"] == "cloudbuild-github-token"]
+    assert [m.name for m in gen2.of_type("gcp:secretmanager/secretIamMember:SecretIamMember")
+            if "github" in m.name] == ["github-token-accessor"]
+    assert [(a.inputs["project"], a.inputs["secretId"], a.inputs["role"], a.inputs["member"]) for a in accessors] == [
+        ("image-sharing-prod", "cloudbuild-github-token", "roles/secretmanager.secretAccessor",
          "serviceAccount:service-123456789012@gcp-sa-cloudbuild.iam.gserviceaccount.com")]
     connection = gen2.one("gcp:cloudbuildv2/connection:Connection")
     assert "gcp:secretmanager/secretIamMember:SecretIamMember:github-token-accessor" in gen2.deps_of(connection)
+    assert "gcp:projects/service:Service:secretmanager" in gen2.deps_of(accessors[0])
     assert "secretmanager.googleapis.com" in gen2.outputs["enabledApis"]
 
 
@@ -187,8 +194,14 @@ def test_outputs(gen1: StackRun) -> None:
     ({"githubRepository": "acme/site", "branch": "^main("}, {}, "buildTrigger.branch = '^main(': expected a valid"),
     ({"githubRepository": "acme/site", "branch": "^(?!wip).*$"}, {},
      "expected a branch regex Cloud Build's RE2 accepts"),
-    (GEN2, {}, f"{NS}:githubToken = (not set)"),
-    ({**GEN2, "region": "mars-north1"}, TOKEN, "buildTrigger.region = 'mars-north1': expected a GCP region"),
+    ({k: v for k, v in GEN2.items() if k != "githubTokenSecretVersion"}, {},
+     "buildTrigger.githubTokenSecretVersion = (not set): expected the Secret Manager version"),
+    (GEN2, {}, "expected a secret in the stack's project image-sharing-dev"),
+    ({**GEN2, "githubTokenSecretVersion": "projects/image-sharing-prod/secrets/t"}, {},
+     "expected projects/PROJECT/secrets/NAME/versions/N (or latest)"),
+    ({"githubRepository": "acme/site", "githubTokenSecretVersion": TOKEN_VERSION}, {},
+     "expected unset with generation 1"),
+    ({**GEN2, "region": "mars-north1"}, {}, "buildTrigger.region = 'mars-north1': expected a GCP region"),
     ({"githubRepository": "acme/site", "region": "europe-west1"}, {},
      "buildTrigger.region = 'europe-west1': expected no region with generation 1"),
     ({"githubRepository": "acme/site", "approvers": ["allUsers"]}, {},

@@ -85,7 +85,8 @@ def test_config_table_matches_settings_code() -> None:
 def test_every_settings_key_is_documented() -> None:
     table = config_table.render()
     for key in ("gcp:project", "image-sharing:artifactRegistry.cleanup.keepRecent",
-                "image-sharing:registryVm.directAccessCidrs", "image-sharing:githubToken (secret)"):
+                "image-sharing:registryVm.directAccessCidrs", "image-sharing:registryTlsKey (secret)",
+                "image-sharing:buildTrigger.githubTokenSecretVersion"):
         assert f"`{key}`" in table
 
 

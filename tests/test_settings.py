@@ -89,7 +89,7 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], dict[str, str], tuple[str, ...], str
     ("bad github repo", {f"{NS}:buildTrigger": {"githubRepository": "not a repo"}}, {}, (),
      "buildTrigger.githubRepository = 'not a repo': expected OWNER/REPO"),
     ("gen2 without token or id", {f"{NS}:buildTrigger": {"githubRepository": "acme/site", "generation": 2}}, {}, (),
-     f"{NS}:githubToken = (not set): expected a GitHub token for generation 2"),
+     f"{NS}:buildTrigger.githubTokenSecretVersion = (not set): expected the Secret Manager version holding"),
     ("gen2 without installation", {f"{NS}:buildTrigger": {"githubRepository": "acme/site", "generation": 2}}, {}, (),
      "buildTrigger.appInstallationId = (not set): expected the Cloud Build GitHub App installation id"),
     ("gcs without bucket", vm(storage="gcs"), {}, (),
@@ -102,11 +102,13 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], dict[str, str], tuple[str, ...], str
     ("latest registry image", {f"{NS}:registry": {"image": "registry:latest"}}, {}, (), "never 'latest'"),
     ("old registry image", {f"{NS}:registry": {"image": "registry:2.8.2"}}, {}, (),
      "registry.image = 'registry:2.8.2': expected registry 2.8.3 or newer"),
-    ("plain secret", {f"{NS}:githubToken": "ghp_plaintext"}, {}, (),
-     f"{NS}:githubToken = (value hidden): expected a secret: `pulumi config set --secret githubToken"),
-    ("docker hub user without token", {f"{NS}:sampleImage": {"dockerHubUser": "alice1"}}, {}, (),
-     f"{NS}:dockerHubToken = (not set): expected a Docker Hub access token"),
-    ("bad docker hub user", {f"{NS}:sampleImage": {"dockerHubUser": "Al"}}, {f"{NS}:dockerHubToken": "t"}, (),
+    ("plain secret", {f"{NS}:registryTlsKey": "plaintext-key"}, {f"{NS}:registryTlsCert": "c"}, (),
+     f"{NS}:registryTlsKey = (value hidden): expected a secret: `pulumi config set --secret registryTlsKey"),
+    ("github token as a stack secret", {}, {f"{NS}:githubToken": "ghp_secret"}, (),
+     f"{NS}:githubToken = (value hidden): expected no stack secret for the GitHub token"),
+    ("docker hub token as a stack secret", {}, {f"{NS}:dockerHubToken": "dckr_secret"}, (),
+     f"{NS}:dockerHubToken = (value hidden): expected no stack secret for the Docker Hub token"),
+    ("bad docker hub user", {f"{NS}:sampleImage": {"dockerHubUser": "Al"}}, {}, (),
      "sampleImage.dockerHubUser = 'Al': expected a Docker Hub user name"),
     ("bad image name", {f"{NS}:sampleImage": {"name": "Hello Nginx"}}, {}, (),
      "sampleImage.name = 'Hello Nginx': expected a lowercase Docker image name"),
@@ -135,8 +137,22 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_plain_secret_value_is_never_echoed() -> None:
-    message = refused("dev", {f"{NS}:dockerHubToken": "dckr_pat_supersecret"})
-    assert "dckr_pat_supersecret" not in message
+    message = refused("dev", {f"{NS}:dockerHubToken": "dckr_pat_supersecret", f"{NS}:registryTlsKey": "sekrit-key"})
+    assert "dckr_pat_supersecret" not in message and "sekrit-key" not in message
+
+
+@pytest.mark.parametrize("key, steps", [
+    ("githubToken", ["gcloud secrets create cloudbuild-github-token --project PROJECT --data-file=-",
+                     "buildTrigger.githubTokenSecretVersion", "pulumi config rm githubToken", "revoke it on GitHub"]),
+    ("dockerHubToken", ["docker login docker.io --username USER", "pulumi config rm dockerHubToken",
+                        "revoke the old token"]),
+])
+def test_a_token_kept_as_a_stack_secret_is_refused_with_the_way_out(key: str, steps: list[str]) -> None:
+    """Whoever decrypts a stack could print its secrets, and the state keeps them: these tokens live
+    elsewhere now, and the refusal says where and how to move them."""
+    message = refused("dev", {}, {f"{NS}:{key}": "tok_sekrit_value"})
+    assert "tok_sekrit_value" not in message
+    assert all(step in message for step in steps), message
 
 
 def test_local_stack_needs_no_gcp_project() -> None:
