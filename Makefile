@@ -27,8 +27,9 @@ STACK_NEEDS = $(if $(filter local,$(STACK_TARGET)),docker) backend:$(STACK)
 .PHONY: setup deploy-setup lock peers policy-setup test test-here unit lint bench preview up destroy bootstrap bootstrap-preview bootstrap-apis clean
 
 # Real programs the integration tests start, from Debian's packages (.devcontainer/Dockerfile has them too).
-PEER_PACKAGES := docker-registry skopeo cloud-init nginx-light systemd
-PEER_COMMANDS := docker-registry skopeo cloud-init nginx systemd-analyze
+# build-essential: gcc with libc's headers, for the preloaded shim that makes nginx's host lack IPv6.
+PEER_PACKAGES := docker-registry skopeo cloud-init nginx-light systemd build-essential
+PEER_COMMANDS := docker-registry skopeo cloud-init nginx systemd-analyze gcc
 # Peers that are not Debian packages (the Docker CLI and gcloud parse the commands the docs show):
 # machines of CI's kind come with them, and so does the test container.
 PEER_TOOLS := docker gcloud
