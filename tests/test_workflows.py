@@ -108,8 +108,10 @@ def test_deploy_setup_installs_with_require_hashes_from_the_locks() -> None:
 
 
 def test_the_pulumi_cli_is_pinned_to_the_locked_sdk_version() -> None:
+    """CI's CLI, the Makefile's (PULUMI_VERSION, what `make up` installs) and the SDK CI installs agree."""
     locked = re.search(r"^pulumi==(\S+) ", (ROOT / "requirements.lock").read_text(), re.MULTILINE)
-    assert locked
+    makefile = re.search(r"^PULUMI_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert locked and makefile and locked[1] == makefile[1]
     actions = [s for _, s in steps() if s.get("uses", "").startswith("pulumi/actions@")]
     assert len(actions) == 4
     assert {s["with"].get("pulumi-version") for s in actions} == {locked[1]}
