@@ -22,7 +22,12 @@ from components.outputs import (
 from components.project_services import ProjectServices, ProjectServicesArgs, apis_for
 from components.providers import billing_provider, gcp_provider
 from components.registry_credentials import RegistryCredentials
-from components.registry_monitoring import RegistryMonitoring, RegistryMonitoringArgs
+from components.registry_monitoring import (
+    RegistryMonitoring,
+    RegistryMonitoringArgs,
+    WatchedInstance,
+    WatchedLoadBalancer,
+)
 from components.registry_network import RegistryNetwork, RegistryNetworkArgs
 from components.registry_vm import RegistryVm, RegistryVmArgs
 from components.sample_image import PushTarget, SampleImage, SampleImageArgs
@@ -123,10 +128,17 @@ if settings.gcp is not None:
         if settings.registry_vm.storage == "disk":
             outputs["registryDataDisk"] = data_disk_outputs(vm, project, settings.gcp.region)
         if settings.uses_alerts:
+            group = vm.group
             monitoring = RegistryMonitoring("registry-monitoring", RegistryMonitoringArgs(
-                project=project, region=settings.gcp.region, alerts=settings.alerts, vm=vm, network=network,
-                registry_port=registry.port, disk_storage=settings.registry_vm.storage == "disk",
-                services=services), gcp_opts)
+                project=project, region=settings.gcp.region, alerts=settings.alerts, network=network.network,
+                registry_port=registry.port, services=services,
+                instances={name: WatchedInstance(instance.instance_id, instance.network_interfaces.apply(
+                    lambda nics: nics[0].network_ip or "")) for name, instance in vm.instances.items()},
+                data_disk=settings.registry_vm.storage == "disk",
+                load_balancer=None if group is None else WatchedLoadBalancer(
+                    "internal" if group.internal else "external", group.address, group.forwarding_rule.name),
+                bucket_name=settings.registry_vm.bucket_name if settings.registry_vm.storage == "gcs" else None,
+            ), gcp_opts)
             outputs["registryAlerts"] = {name: policy.name for name, policy in monitoring.policies.items()}
 
 if settings.uses_local_registry and credentials is not None:

@@ -205,7 +205,8 @@ class RegistryGroup(pulumi.ComponentResource):
             subnetwork=args.subnetwork,
             purpose="GCE_ENDPOINT",
             opts=self._opts(compute))
-        gcp.compute.ForwardingRule(
+        self.forwarding_rule: gcp.compute.ForwardingRule | gcp.compute.GlobalForwardingRule
+        self.forwarding_rule = gcp.compute.ForwardingRule(
             "registry-internal",
             project=args.project,
             region=args.region,
@@ -274,7 +275,8 @@ class RegistryGroup(pulumi.ComponentResource):
                                              ssl_certificates=[certificate.id], ssl_policy=tls.id,
                                              opts=self._opts(compute))
         address = gcp.compute.GlobalAddress("registry-external", project=args.project, opts=self._opts(compute))
-        gcp.compute.GlobalForwardingRule(
+        # Its name selects the load balancer's request metrics (registry_monitoring).
+        self.forwarding_rule = gcp.compute.GlobalForwardingRule(
             "registry-https",
             project=args.project,
             load_balancing_scheme="EXTERNAL_MANAGED",

@@ -234,11 +234,16 @@ class RegistryVmSettings:
 @dataclass(frozen=True)
 class AlertSettings:
     email: str | None = setting(None, check=checks.matches(checks.EMAIL, "an email address"),
-                                doc="Where registry VM alerts go (data disk filling, registry down). Unset: no alerts.")
+                                doc="Where the self-hosted registry's alerts go (either mode). Unset: no alerts.")
     disk_usage_percent: int = setting(80, check=checks.in_range(50, 99, " %"),
                                       doc="Alert when the registry's data disk is fuller than this.")
     registry_down_minutes: int = setting(5, check=checks.in_range(1, 60, " minutes"),
-                                         doc="Alert when the registry port has not answered for this long.")
+                                         doc="Alert when the registry has not answered for this long.")
+    error_rate_percent: int = setting(5, check=checks.in_range(1, 100, " %"),
+                                      doc="External load balancer: alert when more than this share of requests "
+                                          "gets a 5xx answer for 5 minutes.")
+    bucket_size_gb: int = setting(100, check=checks.in_range(1, 1_000_000, " GB"),
+                                  doc="storage=gcs: alert when the registry's bucket holds more than this.")
 
 
 @dataclass(frozen=True)
@@ -539,10 +544,6 @@ def _group_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
     if vm.instances != 1:
         problems.append(Problem(f"{key}.instances", vm.instances,
                                 "1 (unset) in group mode: group.minInstances and group.maxInstances size the group"))
-    if s.uses_alerts:
-        problems.append(Problem(f"{ns}:alerts.email", s.alerts.email,
-                                "unset in group mode: its alerts are not built yet (autohealing replaces a VM "
-                                "whose registry stops answering; GCS has no disk to fill)"))
     if group.min_instances > group.max_instances:
         problems.append(Problem(f"{key}.group.minInstances", group.min_instances,
                                 f"at most group.maxInstances ({group.max_instances})"))

@@ -119,6 +119,9 @@ class _Mocks(pulumi.runtime.Mocks):
         elif typ == "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager":
             state["name"] = args.inputs.get("name", f"{name}-7f3a2c1")  # what the engine's auto-naming gives
             state["instanceGroup"] = f"https://www.googleapis.com/compute/v1/projects/p/regions/r/instanceGroups/{name}"
+        elif typ in ("gcp:compute/forwardingRule:ForwardingRule",
+                     "gcp:compute/globalForwardingRule:GlobalForwardingRule"):
+            state["name"] = args.inputs.get("name", f"{name}-5d1e9b0")  # auto-named, like the group
         elif typ == "gcp:compute/instanceTemplate:InstanceTemplate":
             state["selfLinkUnique"] = f"https://www.googleapis.com/compute/v1/projects/p/global/instanceTemplates/{name}-1"
         elif typ == "gcp:secretmanager/secretVersion:SecretVersion":

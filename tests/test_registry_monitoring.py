@@ -4,13 +4,15 @@ node-problem-detector exports, and a private uptime check on the registry port w
 from __future__ import annotations
 
 import zlib
+from functools import cache
 from typing import Any
 
 import pytest
+import yaml
 
 from components.config_schema import SettingsError
 from components.registry_monitoring import disk_metric_absent_query, disk_usage_query
-from tests.harness import StackRun, run_stack
+from tests.harness import ROOT, StackRun, run_stack
 
 NS = "image-sharing"
 POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
@@ -19,8 +21,30 @@ CHECK = "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig"
 FIREWALL = "gcp:compute/firewall:Firewall"
 
 
-def with_alerts(vm: dict[str, Any] | None = None, **alerts: Any) -> StackRun:
-    return run_stack("dev", overrides={f"{NS}:alerts": alerts, f"{NS}:registryVm": vm or {}})
+def with_alerts(vm: dict[str, Any] | None = None, secrets: dict[str, str] | None = None, **alerts: Any) -> StackRun:
+    return run_stack("dev", overrides={f"{NS}:alerts": alerts, f"{NS}:registryVm": vm or {}}, secrets=secrets)
+
+
+TLS = {f"{NS}:registryTlsCert": "test-cert", f"{NS}:registryTlsKey": "test-key"}
+INTERNAL_GROUP = {"mode": "group", "storage": "gcs", "bucketName": "acme-registry-dev",
+                  "group": {"clientRanges": ["10.8.0.0/16"]}}
+EXTERNAL_GROUP = {"mode": "group", "storage": "gcs", "bucketName": "acme-registry-dev",
+                  "group": {"loadBalancer": "external", "domain": "registry.example.com",
+                            "allowedSourceRanges": ["198.51.100.0/24"]}}
+# Every shape that builds alerts: (registryVm, secrets).
+SHAPE_CONFIGS: dict[str, tuple[dict[str, Any], dict[str, str] | None]] = {
+    "single-disk": ({}, None),
+    "single-gcs": ({"storage": "gcs", "bucketName": "acme-registry-images", "instances": 2}, None),
+    "group-internal": (INTERNAL_GROUP, TLS),
+    "group-external": (EXTERNAL_GROUP, None),
+}
+SHAPES = list(SHAPE_CONFIGS)
+
+
+@cache
+def shape_run(shape: str) -> StackRun:
+    vm, secrets = SHAPE_CONFIGS[shape]
+    return with_alerts(vm, secrets, email="ops@example.com")
 
 
 def test_no_email_no_monitoring(dev: StackRun) -> None:
@@ -60,9 +84,57 @@ def test_registry_down_is_a_private_uptime_check_on_the_registry_port() -> None:
     assert roles == {"roles/servicedirectory.viewer", "roles/servicedirectory.pscAuthorizedService"}
 
 
-def test_gcs_storage_has_no_disk_alert() -> None:
-    run = with_alerts(vm={"storage": "gcs", "bucketName": "acme-registry-images"}, email="ops@example.com")
-    assert [p.name for p in run.of_type(POLICY)] == ["registry-down"]
+def test_gcs_storage_watches_the_bucket_instead_of_a_disk() -> None:
+    run = with_alerts(vm={"storage": "gcs", "bucketName": "acme-registry-images"}, email="ops@example.com",
+                      bucketSizeGb=20)
+    assert sorted(p.name for p in run.of_type(POLICY)) == ["registry-bucket-size", "registry-down"]
+    bucket = run.one(POLICY, "registry-bucket-size").inputs["conditions"][0]["conditionThreshold"]
+    assert bucket["filter"] == ('metric.type="storage.googleapis.com/storage/total_bytes" AND '
+                                'resource.type="gcs_bucket" AND resource.label.bucket_name="acme-registry-images"')
+    assert bucket["thresholdValue"] == 20 * 1024**3 and bucket["comparison"] == "COMPARISON_GT"
+    assert set(run.outputs["registryAlerts"]) == {"bucket", "down"}
+
+
+def test_group_internal_probes_the_load_balancer_for_a_healthy_backend() -> None:
+    run = shape_run("group-internal")
+    assert sorted(p.name for p in run.of_type(POLICY)) == ["registry-bucket-size", "registry-down"]
+    endpoint = run.one("gcp:servicedirectory/endpoint:Endpoint")
+    assert endpoint.name == "registry-lb-endpoint"
+    assert endpoint.inputs["address"] == "10.20.0.100" and endpoint.inputs["port"] == 5000  # the ILB's address
+    check = run.one(CHECK).inputs
+    # GET / through the load balancer: 200 only from a registry whose storage answers (TLS on the VMs).
+    assert "tcpCheck" not in check and check["httpCheck"] == {
+        "port": 5000, "path": "/", "requestMethod": "GET", "useSsl": True, "validateSsl": False,
+        "acceptedResponseStatusCodes": [{"statusValue": 200}]}
+    down = run.one(POLICY, "registry-down").inputs["conditions"]
+    assert [c["displayName"] for c in down] == ["no healthy backend behind the load balancer for 5 min",
+                                                "registry check not reporting for 30 min"]
+    # the private checkers reach the group's VMs through the load balancer
+    assert run.one(FIREWALL, "registry-uptime-checks").inputs["sourceRanges"] == ["35.199.192.0/19"]
+
+
+def test_group_external_watches_the_load_balancers_own_answers() -> None:
+    run = shape_run("group-external")
+    assert sorted(p.name for p in run.of_type(POLICY)) == ["registry-bucket-size", "registry-down",
+                                                           "registry-errors"]
+    assert not run.of_type(CHECK) and not run.of_type("gcp:servicedirectory/endpoint:Endpoint")
+    rule = "registry-https-5d1e9b0"  # the forwarding rule's auto-generated name (mocks)
+    down = run.one(POLICY, "registry-down").inputs["conditions"][0]["conditionThreshold"]
+    assert down["filter"] == ('metric.type="loadbalancing.googleapis.com/https/request_count" AND '
+                              f'resource.type="https_lb_rule" AND resource.label.forwarding_rule_name="{rule}" '
+                              "AND metric.label.response_code=503")
+    errors = run.one(POLICY, "registry-errors").inputs["conditions"][0]["conditionThreshold"]
+    assert errors["filter"].endswith("AND metric.label.response_code_class=500")
+    assert errors["denominatorFilter"] == errors["filter"].removesuffix(" AND metric.label.response_code_class=500")
+    assert errors["thresholdValue"] == 0.05 and errors["duration"] == "300s"
+    assert errors["aggregations"] == errors["denominatorAggregations"]
+    assert set(run.outputs["registryAlerts"]) == {"bucket", "down", "errors"}
+
+
+def test_bad_new_alert_values_are_refused() -> None:
+    with pytest.raises(SettingsError) as err:
+        with_alerts(email="ops@example.com", errorRatePercent=0, bucketSizeGb=-1)
+    assert "alerts.errorRatePercent" in str(err.value) and "alerts.bucketSizeGb" in str(err.value)
 
 
 def test_bad_alert_values_are_refused() -> None:
@@ -111,3 +183,48 @@ def test_absence_query_is_valid_promql() -> None:
     assert isinstance(parsed, promql_parser.Call) and parsed.func.name == "absent"
     with pytest.raises(Exception, match=r"parenthesis|unexpected|expected"):
         promql_parser.parse(disk_metric_absent_query(["1"])[:-1])
+
+
+SHAPE_ROWS = {"single-disk": "single VM, `storage: disk`", "single-gcs": "single VM(s), `storage: gcs`",
+              "group-internal": "group, internal load balancer", "group-external": "group, external load balancer"}
+
+
+def cost_rows() -> dict[str, tuple[int, int, int]]:
+    """docs/costs.md's alert table: shape -> (policies, conditions, uptime checks)."""
+    rows = {}
+    for line in (ROOT / "docs" / "costs.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in SHAPE_ROWS.values():
+            rows[cells[0]] = (int(cells[1].split()[0]), int(cells[2]), int(cells[3]))
+    return rows
+
+
+def counted(resources: list[tuple[str, dict[str, Any]]]) -> tuple[int, int, int]:
+    policies = [inputs for type_, inputs in resources if type_ == POLICY]
+    return (len(policies), sum(len(p["conditions"]) for p in policies),
+            sum(1 for type_, _ in resources if type_ == CHECK))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_costs_doc_counts_the_conditions_each_shape_creates(shape: str) -> None:
+    run = shape_run(shape)
+    assert cost_rows()[SHAPE_ROWS[shape]] == counted([(r.type, r.inputs) for r in run.resources])
+
+
+def test_costs_doc_agrees_with_every_inventory_that_has_alerts() -> None:
+    """The reviewed inventories (stacks and docs examples) create what the table says for their shape."""
+    seen = 0
+    for path in sorted((ROOT / "tests" / "inventories").glob("*.yaml")):
+        listed = yaml.safe_load(path.read_text())["resources"]
+        resources = [(key.split("::")[0], inputs) for key, inputs in listed.items()]
+        if not any(type_ == POLICY for type_, _ in resources):
+            continue
+        seen += 1
+        vms = [i for t, i in resources if t == "gcp:compute/instance:Instance"]
+        rules = [t for t, _ in resources if t.endswith("ForwardingRule")]
+        disk = any(t == "gcp:compute/disk:Disk" for t, _ in resources)
+        shape = ("single-disk" if vms and disk else "single-gcs" if vms else
+                 "group-external" if "gcp:compute/globalForwardingRule:GlobalForwardingRule" in rules
+                 else "group-internal")
+        assert cost_rows()[SHAPE_ROWS[shape]] == counted(resources), path.name
+    assert seen >= 2, "the inventories should show alerts in both shapes"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.gcloud_sdk import sdk_python
-from tests.harness import run_stack
+from tests.test_registry_monitoring import SHAPES, shape_run
 
 pytestmark = pytest.mark.integration
 NS = "image-sharing"
@@ -55,12 +55,20 @@ def whole_numbers(value: Any) -> Any:
     return value
 
 
-def test_monitoring_resources_are_what_the_api_accepts() -> None:
-    run = run_stack("dev", overrides={f"{NS}:alerts": {"email": "ops@example.com"}})
+EXPECTED_KINDS = {
+    "single-disk": ["AlertPolicy", "AlertPolicy", "NotificationChannel", "UptimeCheckConfig"],
+    "single-gcs": ["AlertPolicy", "AlertPolicy", "NotificationChannel", "UptimeCheckConfig"],
+    "group-internal": ["AlertPolicy", "AlertPolicy", "NotificationChannel", "UptimeCheckConfig"],
+    "group-external": ["AlertPolicy", "AlertPolicy", "AlertPolicy", "NotificationChannel"],
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_monitoring_resources_are_what_the_api_accepts(shape: str) -> None:
+    run = shape_run(shape)
     bodies = [(KINDS[r.type], whole_numbers({k: v for k, v in r.inputs.items() if k not in PULUMI_ONLY}))
               for r in run.resources if r.type in KINDS]
-    assert sorted(kind for kind, _ in bodies) == ["AlertPolicy", "AlertPolicy", "NotificationChannel",
-                                                  "UptimeCheckConfig"]
+    assert sorted(kind for kind, _ in bodies) == EXPECTED_KINDS[shape]
     assert unknown_to_the_api(bodies) == [[]] * len(bodies)
 
 
