@@ -31,7 +31,6 @@ NETWORK = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 SNAPSHOT = re.compile(r"^(?:projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/snapshots/)?"
                       r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 # systemd.time(7) calendar events: weekdays, dates, times, ranges, steps, a timezone; one line.
-CALENDAR = re.compile(r"^[A-Za-z0-9*:,./~+_ -]{1,80}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
 # A Secret Manager secret version: project id or number, secret id (letters, digits, _ and -), a version
 # number or `latest`.

@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 import pulumi
 
 from components import checks, grammars, names
+from components.calendar import calendar_problem
 from components.config_schema import (
     INVALID,
     Problem,
@@ -224,8 +225,9 @@ class RegistryVmSettings:
     allow_data_disk_replacement: bool = setting(
         False, doc="Let the next `pulumi up` replace the protected data disk (restore procedure); set back after.")
     gc_schedule: str | None = setting(
-        "Sat *-*-* 19:00:00 UTC", check=checks.matches(checks.CALENDAR, "a systemd OnCalendar expression"),
-        doc="When garbage collection runs (systemd OnCalendar; the registry stops meanwhile). null: never.")
+        "Sat *-*-* 19:00:00 UTC", check=calendar_problem,
+        doc="When garbage collection runs (systemd OnCalendar, checked with systemd's calendar grammar; the "
+            "registry stops meanwhile). null: never.")
     noncurrent_version_days: int = setting(
         7, check=checks.in_range(1, 3650, " days"),
         doc="storage=gcs: days a replaced or deleted object's old version is kept in the bucket.")
