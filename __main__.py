@@ -98,7 +98,7 @@ if settings.gcp is not None:
     if settings.uses_registry_vm and credentials is not None:
         network = RegistryNetwork("registry-network", RegistryNetworkArgs(
             project=project, region=settings.gcp.region, vm=settings.registry_vm, registry_port=registry.port,
-            services=services, uptime_checks=settings.uses_alerts), gcp_opts)
+            services=services, uptime_checks=settings.uses_alerts, flow_logs=settings.flow_logs), gcp_opts)
         vm = RegistryVm("registry-vm", RegistryVmArgs(
             project=project,
             region=settings.gcp.region,

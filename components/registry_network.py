@@ -15,7 +15,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.project_services import COMPUTE, ProjectServices
-from components.settings import IAP_RANGE, RegistryVmSettings
+from components.settings import IAP_RANGE, FlowLogSettings, RegistryVmSettings
 
 NETWORK_TAG = "registry"
 # Where private uptime checks (Service Directory's private network access) come from.
@@ -30,6 +30,7 @@ class RegistryNetworkArgs:
     registry_port: int
     services: ProjectServices
     uptime_checks: bool = False  # admit Cloud Monitoring's private uptime checkers to the registry port
+    flow_logs: FlowLogSettings | None = None  # VPC flow logs on the subnet the stack creates
 
 
 def by_family(ranges: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
@@ -37,6 +38,14 @@ def by_family(ranges: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
     families = {"": [r for r in ranges if ipaddress.ip_network(r).version == 4],
                 "-v6": [r for r in ranges if ipaddress.ip_network(r).version == 6]}
     return {suffix: sources for suffix, sources in families.items() if sources}
+
+
+def flow_log_config(flow_logs: FlowLogSettings | None) -> gcp.compute.SubnetworkLogConfigArgsDict | None:
+    """The subnet's log_config: absent turns flow logs off."""
+    if flow_logs is None:
+        return None
+    return {"aggregation_interval": flow_logs.aggregation_interval,
+            "flow_sampling": flow_logs.sampling_percent / 100, "metadata": flow_logs.metadata}
 
 
 class RegistryNetwork(pulumi.ComponentResource):
@@ -66,6 +75,8 @@ class RegistryNetwork(pulumi.ComponentResource):
             subnet = gcp.compute.Subnetwork(
                 "registry-subnet", project=args.project, region=args.region, network=network.id,
                 ip_cidr_range=vm.subnet_cidr, private_ip_google_access=True,
+                # Changed in place (subnetworks.patch), never a replacement.
+                log_config=flow_log_config(args.flow_logs),
                 # A region change replaces it; a new subnet with the same range in the same VPC is
                 # refused while the old one exists, so the old goes first (docs/self-hosted-registry.md).
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))

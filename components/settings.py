@@ -183,6 +183,19 @@ class RegistryGroupSettings:
 
 
 @dataclass(frozen=True)
+class FlowLogSettings:
+    enabled: bool | None = setting(
+        None, doc="VPC flow logs on the subnet the stack creates (CIS GCP 3.8). Unset: on in production.")
+    sampling_percent: int = setting(50, check=checks.in_range(1, 100, " %"),
+                                    doc="Share of the flows reported (the API's flowSampling x 100).")
+    aggregation_interval: Literal["INTERVAL_5_SEC", "INTERVAL_30_SEC", "INTERVAL_1_MIN", "INTERVAL_5_MIN",
+                                  "INTERVAL_10_MIN", "INTERVAL_15_MIN"] = setting(
+        "INTERVAL_5_MIN", doc="How long a connection's flows are aggregated into one entry (longer: fewer logs).")
+    metadata: Literal["INCLUDE_ALL_METADATA", "EXCLUDE_ALL_METADATA"] = setting(
+        "INCLUDE_ALL_METADATA", doc="Add the VMs' names, zones and other metadata to each entry.")
+
+
+@dataclass(frozen=True)
 class RegistryVmSettings:
     enabled: bool = setting(True, doc="Run the self-hosted registry on a GCE VM (gcp target).")
     machine_type: str = setting(
@@ -228,6 +241,7 @@ class RegistryVmSettings:
         "Sat *-*-* 19:00:00 UTC", check=calendar_problem,
         doc="When garbage collection runs (systemd OnCalendar, checked with systemd's calendar grammar; the "
             "registry stops meanwhile). null: never.")
+    flow_logs: FlowLogSettings = setting(factory=FlowLogSettings, doc="VPC flow logs of the stack's own subnet.")
     noncurrent_version_days: int = setting(
         7, check=checks.in_range(1, 3650, " days"),
         doc="storage=gcs: days a replaced or deleted object's old version is kept in the bucket.")
@@ -324,6 +338,13 @@ class Settings:
     @property
     def uses_alerts(self) -> bool:
         return self.uses_registry_vm and self.alerts.email is not None
+
+    @property
+    def flow_logs(self) -> FlowLogSettings | None:
+        """The flow logs of the subnet the stack creates (none on a network the user brings)."""
+        vm = self.registry_vm
+        wanted = self.production if vm.flow_logs.enabled is None else vm.flow_logs.enabled
+        return vm.flow_logs if self.uses_registry_vm and vm.network is None and wanted else None
 
     @property
     def uses_local_registry(self) -> bool:
@@ -461,6 +482,11 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
                         f"{ns}:registryVm.{key}", v6,
                         "IPv4 ranges only: the subnet the stack creates is IPv4-only, so IPv6 sources reach "
                         "nothing; remove them, or name an existing dual-stack registryVm.network and subnetwork"))
+        if vm.network is not None and vm.flow_logs.enabled:
+            problems.append(Problem(f"{ns}:registryVm.flowLogs.enabled", True,
+                                    "unset or false with an existing registryVm.network: its subnetwork's flow logs "
+                                    "are set where that network is managed (`gcloud compute networks subnets "
+                                    "update SUBNET --region REGION --enable-flow-logs`)"))
         host = image_host(s.registry.image)
         if not vm.cloud_nat and host is not None and not host.endswith(".pkg.dev"):
             problems.append(Problem(f"{ns}:registry.image", s.registry.image,

@@ -52,6 +52,7 @@ FIREWALL = "gcp:compute/firewall:Firewall"
 BUCKET = "gcp:storage/bucket:Bucket"
 DISK = "gcp:compute/disk:Disk"
 TRIGGER = "gcp:cloudbuild/trigger:Trigger"
+SUBNETWORK = "gcp:compute/subnetwork:Subnetwork"
 STATEFUL = {REPOSITORY, DISK, BUCKET}
 # GCP types of this project and its bootstrap whose SDK args take `labels` (all set via the provider's
 # default_labels). Only those: a type without labels passes through the provider's defaults alone
@@ -231,6 +232,12 @@ def bucket_versioned(args: ResourceValidationArgs, report: Report) -> None:
         report("buckets should keep versions so a deleted or overwritten object can be restored")
 
 
+def prod_subnet_flow_logs(args: ResourceValidationArgs, report: Report) -> None:
+    """CIS GCP 3.8 / checkov CKV_GCP_26: a production subnet records its flows."""
+    if args.resource_type == SUBNETWORK and production(args) and not args.props.get("logConfig"):
+        report("a production subnet must have VPC flow logs (logConfig)")
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -255,4 +262,5 @@ RULES = (
          trigger_user_managed_account),
     Rule("bucket-private", "Buckets use uniform access and enforce public access prevention.", bucket_private),
     Rule("bucket-versioned", "Buckets keep object versions.", bucket_versioned, EnforcementLevel.ADVISORY),
+    Rule("prod-subnet-flow-logs", "Production subnets have VPC flow logs.", prod_subnet_flow_logs),
 )

@@ -96,6 +96,10 @@ CASES_BY_RULE: dict[str, tuple[ResourceValidationArgs, ResourceValidationArgs, s
         args(rules.BUCKET, BUCKET),
         args(rules.BUCKET, {**BUCKET, "versioning": {"enabled": False}}),
         "keep versions"),
+    "prod-subnet-flow-logs": (
+        args(rules.SUBNETWORK, {"logConfig": {"flowSampling": 0.5}}, stack="prod"),
+        args(rules.SUBNETWORK, {"ipCidrRange": "10.20.0.0/24"}, stack="prod"),
+        "must have VPC flow logs"),
 }
 
 
@@ -156,7 +160,9 @@ def test_a_prod_stack_without_production_defaults_is_flagged() -> None:
     run = run_stack("prod", overrides={"image-sharing:production": False,
                                        "image-sharing:registryVm": {"allowDataDiskReplacement": True}})
     found = check_stack(run)
-    assert sorted(found) == ["prod-repository-rules", "stateful-protected-in-prod"]
+    assert sorted(found) == ["prod-repository-rules", "prod-subnet-flow-logs", "stateful-protected-in-prod"]
+    assert found["prod-subnet-flow-logs"] == [
+        "registry-subnet: a production subnet must have VPC flow logs (logConfig)"]
     message = "stateful resources (repositories, registry disks and buckets) must be protected in production"
     assert sorted(found["stateful-protected-in-prod"]) == [
         f"{name}: {message}" for name in ("registry-data", "repository")]

@@ -172,3 +172,41 @@ def test_subnet_cidr_is_an_rfc1918_or_shared_range(value: str, ok: bool) -> None
     if not ok:
         with pytest.raises(SettingsError, match=r"registryVm\.subnetCidr.*10\.0\.0\.0/8, 172\.16\.0\.0/12"):
             with_vm(subnetCidr=value)
+
+
+def test_flow_logs_on_the_stacks_own_subnet_in_production_only_by_default(dev: StackRun) -> None:
+    assert "logConfig" not in dev.one(SUBNET, "registry-subnet").inputs
+    prod = run_stack("prod")
+    assert prod.one(SUBNET, "registry-subnet").inputs["logConfig"] == {
+        "aggregationInterval": "INTERVAL_5_MIN", "flowSampling": 0.5, "metadata": "INCLUDE_ALL_METADATA"}
+
+
+def test_flow_logs_are_configurable() -> None:
+    run = with_vm(flowLogs={"enabled": True, "samplingPercent": 10, "aggregationInterval": "INTERVAL_30_SEC",
+                            "metadata": "EXCLUDE_ALL_METADATA"})
+    assert run.one(SUBNET, "registry-subnet").inputs["logConfig"] == {
+        "aggregationInterval": "INTERVAL_30_SEC", "flowSampling": 0.1, "metadata": "EXCLUDE_ALL_METADATA"}
+    off = run_stack("prod", overrides={f"{NS}:registryVm": {"flowLogs": {"enabled": False}}})
+    assert "logConfig" not in off.one(SUBNET, "registry-subnet").inputs
+
+
+@pytest.mark.parametrize(("flow_logs", "message"), [
+    ({"samplingPercent": 0}, "registryVm.flowLogs.samplingPercent = 0: expected a number from 1 to 100 %"),
+    ({"samplingPercent": 101}, "registryVm.flowLogs.samplingPercent = 101: expected a number from 1 to 100 %"),
+    ({"samplingPercent": 0.5}, "registryVm.flowLogs.samplingPercent = 0.5: expected a whole number"),
+    ({"aggregationInterval": "5m"},
+     'registryVm.flowLogs.aggregationInterval = \'5m\': expected one of "INTERVAL_5_SEC"'),
+    ({"metadata": "CUSTOM_METADATA"}, "registryVm.flowLogs.metadata = 'CUSTOM_METADATA': expected one of"),
+    ({"sampling": 0.5}, "registryVm.flowLogs.sampling"),
+])
+def test_bad_flow_log_values_are_refused(flow_logs: dict[str, Any], message: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        with_vm(flowLogs=flow_logs)
+    assert message in str(err.value)
+
+
+def test_flow_logs_cannot_be_asked_of_a_network_the_stack_does_not_own() -> None:
+    with pytest.raises(SettingsError, match=r"registryVm\.flowLogs\.enabled = true: expected unset or false"):
+        with_vm(network="corp-vpc", subnetwork="corp-seoul", flowLogs={"enabled": True})
+    prod = run_stack("prod", overrides={f"{NS}:registryVm": {"network": "corp-vpc", "subnetwork": "corp-seoul"}})
+    assert not prod.of_type(SUBNET)
