@@ -124,10 +124,13 @@ def data_disk_outputs(vm: RegistryVm, project: str, region: str) -> dict[str, An
 def restore_steps(vm: RegistryVm, disk: str, project: str, region: str) -> list[str]:
     """Paste in order (docs/self-hosted-registry.md): a stopped VM writes nothing the snapshot would miss;
     the replacement leaves the VM stopped; allowDataDiskReplacement goes back off and the snapshot name
-    goes (the disk ignores it from then on)."""
+    goes (the disk ignores it from then on). The steps are read before a zone move: those after
+    `pulumi up` look the zone up instead of naming the old one, and the last prints where the disk is."""
     where = f"--zone={vm.zone} --project={project}"
     instance = next(iter(vm.instances), "registry-0")
     snapshot = f"{disk}-restore"
+    current_zone = (f"gcloud compute instances list --project={project} --filter=name={instance} "
+                    "--format='value(zone.basename())'")
     return [
         f"gcloud compute instances stop {instance} {where}",
         f"gcloud compute snapshots create {snapshot} --source-disk={disk} --source-disk-zone={vm.zone} "
@@ -135,10 +138,12 @@ def restore_steps(vm: RegistryVm, disk: str, project: str, region: str) -> list[
         f"pulumi config set --path registryVm.dataDiskSnapshot {snapshot}",
         "pulumi config set --path registryVm.allowDataDiskReplacement true",
         "pulumi up",
-        f"gcloud compute instances start {instance} {where}",
+        f'gcloud compute instances start {instance} --zone="$({current_zone})" --project={project}',
         "pulumi config set --path registryVm.allowDataDiskReplacement false",
         "pulumi config rm --path registryVm.dataDiskSnapshot",
         "pulumi up",
+        f"gcloud compute disks list --project={project} --filter=name={disk} "
+        "--format='table(name,zone.basename(),type.basename(),sizeGb,sourceSnapshot.basename())'",
     ]
 
 

@@ -171,15 +171,45 @@ def test_gcloud_check_refuses_what_gcloud_refuses() -> None:
     assert refusal("gcloud auth configure-docker europe-docker.pkg.dev --bogus-flag") is not None
 
 
+def _substitutions(command: str) -> tuple[str, list[str]]:
+    """COMMAND with each `$(...)` (parentheses balanced) replaced by a placeholder word, and the
+    commands that were inside."""
+    outer, inner, depth, start = [], [], 0, 0
+    i = 0
+    while i < len(command):
+        if command.startswith("$(", i) and depth == 0:
+            depth, start, i = 1, i + 2, i + 2
+            continue
+        if depth:
+            depth += {"(": 1, ")": -1}.get(command[i], 0)
+            if depth == 0:
+                inner.append(command[start:i])
+                outer.append("value")
+        else:
+            outer.append(command[i])
+        i += 1
+    return "".join(outer), inner
+
+
 def _printed(value: object, program: str) -> list[str]:
-    """Every `program ...` command in the outputs, including the parts of a shell pipeline."""
+    """Every `program ...` command in the outputs, including the parts of a shell pipeline and the
+    commands substituted into others (`--zone="$(gcloud ...)"`)."""
     if isinstance(value, str):
-        return [part.strip() for part in value.split(" | ") if part.strip().startswith(program + " ")]
+        outer, inner = _substitutions(value)
+        parts = [part.strip() for text in (outer, *inner) for part in text.split(" | ")]
+        return [part for part in parts if part.startswith(program + " ")]
     if isinstance(value, dict):
         return [c for v in value.values() for c in _printed(v, program)]
     if isinstance(value, list):
         return [c for v in value for c in _printed(v, program)]
     return []
+
+
+def test_substituted_commands_are_checked_too() -> None:
+    printed = _printed(['gcloud compute instances start vm --zone="$(gcloud compute instances list '
+                        "--format='value(zone.basename())')\" --project=p"], "gcloud")
+    assert printed == ['gcloud compute instances start vm --zone="value" --project=p',
+                       "gcloud compute instances list --format='value(zone.basename())'"]
 
 
 @pytest.mark.integration

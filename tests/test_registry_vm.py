@@ -3,6 +3,8 @@ account, secrets only in Secret Manager, a data disk that outlives the instance,
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -254,11 +256,28 @@ def test_restore_steps_stop_snapshot_replace_start_and_protect_again(dev: StackR
         "pulumi config set --path registryVm.dataDiskSnapshot registry-data-restore",
         "pulumi config set --path registryVm.allowDataDiskReplacement true",
         "pulumi up",
-        f"gcloud compute instances start registry-0 {where}",
+        # after a zone move the instance is in the new zone: the step looks it up
+        'gcloud compute instances start registry-0 --zone="$(gcloud compute instances list '
+        "--project=image-sharing-dev --filter=name=registry-0 --format='value(zone.basename())')\" "
+        "--project=image-sharing-dev",
         "pulumi config set --path registryVm.allowDataDiskReplacement false",
         "pulumi config rm --path registryVm.dataDiskSnapshot",
         "pulumi up",
+        "gcloud compute disks list --project=image-sharing-dev --filter=name=registry-data "
+        "--format='table(name,zone.basename(),type.basename(),sizeGb,sourceSnapshot.basename())'",
     ]
+
+
+def test_the_start_step_finds_the_instance_in_whatever_zone_it_now_is(dev: StackRun, tmp_path: Path) -> None:
+    """Run by bash with a stand-in gcloud that knows the instance in a new zone: the start goes there."""
+    start = dev.outputs["registryDataDisk"]["restore"][5]
+    fake = tmp_path / "gcloud"
+    fake.write_text('#!/bin/sh\nif [ "$3" = list ]; then echo asia-northeast3-c; else echo "$@"; fi\n')
+    fake.chmod(0o755)
+    done = subprocess.run(["bash", "-c", start], capture_output=True, text=True, check=True,
+                          env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    assert done.stdout.split() == ["compute", "instances", "start", "registry-0", "--zone=asia-northeast3-c",
+                                   "--project=image-sharing-dev"]
 
 
 def test_an_unprotected_data_disk_is_announced_while_replacement_is_allowed(caplog: Any) -> None:
