@@ -98,7 +98,11 @@ if settings.gcp is not None:
     if settings.uses_registry_vm and credentials is not None:
         network = RegistryNetwork("registry-network", RegistryNetworkArgs(
             project=project, region=settings.gcp.region, vm=settings.registry_vm, registry_port=registry.port,
-            services=services, uptime_checks=settings.uses_alerts, flow_logs=settings.flow_logs), gcp_opts)
+            services=services, flow_logs=settings.flow_logs,
+            # the external load balancer is watched through its own metrics, not probed privately
+            uptime_checks=settings.uses_alerts and not (settings.registry_vm.mode == "group"
+                                                        and settings.registry_vm.group.load_balancer == "external")),
+            gcp_opts)
         vm = RegistryVm("registry-vm", RegistryVmArgs(
             project=project,
             region=settings.gcp.region,

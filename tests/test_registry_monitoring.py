@@ -118,6 +118,8 @@ def test_group_external_watches_the_load_balancers_own_answers() -> None:
     assert sorted(p.name for p in run.of_type(POLICY)) == ["registry-bucket-size", "registry-down",
                                                            "registry-errors"]
     assert not run.of_type(CHECK) and not run.of_type("gcp:servicedirectory/endpoint:Endpoint")
+    # no private checker probes anything, so none is admitted to the registry port
+    assert not [r for r in run.of_type(FIREWALL) if r.name.startswith("registry-uptime-checks")]
     rule = "registry-https-5d1e9b0"  # the forwarding rule's auto-generated name (mocks)
     down = run.one(POLICY, "registry-down").inputs["conditions"][0]["conditionThreshold"]
     assert down["filter"] == ('metric.type="loadbalancing.googleapis.com/https/request_count" AND '
