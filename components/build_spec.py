@@ -25,11 +25,15 @@ BUILT_INS = {"PROJECT_ID", "PROJECT_NUMBER", "LOCATION", "BUILD_ID", "COMMIT_SHA
 # The newest version in the repository, by digest: with immutable tags there is no moving tag to
 # take the build cache from, and a digest works either way. gcloud sends `--sort-by` to the server as
 # AIP-132 `update_time desc` and re-sorts client-side by the same key (found as `updateTime`): the
-# lower-case field name is the one both understand. Tagged versions only: the newest version may be
-# an untagged attachment (the provenance Cloud Build stores next to the image), not an image. With a
-# --filter gcloud lists every version and leaves --limit to the client, so the filter sees them all.
-NEWEST_TAGGED = "--include-tags --filter='tags:*' --sort-by=~update_time --limit=1"
-FIND_CACHE_COMMAND = (f'gcloud artifacts docker images list "${{_IMAGE}}" {NEWEST_TAGGED} '
+# lower-case field name is the one both understand. With a --filter gcloud lists every version and
+# leaves --limit to the client, so the filter sees them all.
+# Only the pipeline's own tags, `COMMIT7-BUILD_ID` (anchored: gcloud warns that `tags:X*` will change
+# meaning): not an untagged attachment (the provenance Cloud Build stores next to the image), not
+# `pulumi up`'s `src-` images, not whatever else a writer pushed.
+BUILT_TAG_PATTERN = "^[0-9a-f]{7}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+NEWEST_BUILT = f"--include-tags --filter='tags ~ {BUILT_TAG_PATTERN}' --sort-by=~update_time --limit=1"
+# Cloud Build reads `$` as a substitution: the pattern's anchor reaches gcloud as `$$` -> `$`.
+FIND_CACHE_COMMAND = (f'gcloud artifacts docker images list "${{_IMAGE}}" {NEWEST_BUILT.replace("$", "$$")} '
                       "--format='value(format(\"{0}@{1}\",package,version))'")
 # No cache (a first build, or a listing error the log shows) is not a failure.
 FIND_CACHE_SCRIPT = f"{FIND_CACHE_COMMAND} > {CACHE_FILE} || : > {CACHE_FILE}\n"

@@ -22,7 +22,7 @@ from components.project_services import (
     SECRET_MANAGER,
     ProjectServices,
 )
-from components.promotion import promotion_spec
+from components.promotion import promotion_spec, run_command
 from components.settings import BuildTriggerSettings
 
 LOG_WRITER = "roles/logging.logWriter"
@@ -48,6 +48,12 @@ class BuildTriggerArgs:
     fail_on_severity: str | None = None
     # Promote this image (another stack's, same commit) by digest instead of building.
     promotion_source: str | None = None
+
+
+def branch_ref(branch: str) -> str:
+    """The ref a manual trigger checks out, from the branch pattern (settings accept promotion only with
+    a pattern naming one branch, `^name$`)."""
+    return "refs/heads/" + branch.removeprefix("^").removesuffix("$")
 
 
 class BuildTrigger(pulumi.ComponentResource):
@@ -82,38 +88,55 @@ class BuildTrigger(pulumi.ComponentResource):
 
         github: gcp.cloudbuild.TriggerGithubArgsDict | None = None
         event: gcp.cloudbuild.TriggerRepositoryEventConfigArgsDict | None = None
+        source: gcp.cloudbuild.TriggerSourceToBuildArgsDict | None = None
+        url = f"https://github.com/{s.github_repository}"
+        promoting = args.promotion_source is not None
         if s.generation == 1:
             self.location = "global"
-            github = {"owner": owner, "name": repo_name, "push": {"branch": s.branch}}
+            if promoting:
+                source = {"uri": url, "ref": branch_ref(s.branch), "repo_type": "GITHUB"}
+            else:
+                github = {"owner": owner, "name": repo_name, "push": {"branch": s.branch}}
             self.manual_steps: list[pulumi.Input[str]] = [
                 f"Connect github.com/{s.github_repository} to Cloud Build once (the Cloud Build GitHub App): "
                 f"https://console.cloud.google.com/cloud-build/triggers;region=global/connect?project={args.project}"]
         else:
             self.location = args.region
             repository = self._second_generation(owner, repo_name)
-            event = {"repository": repository.id, "push": {"branch": s.branch}}
+            if promoting:
+                source = {"repository": repository.id, "ref": branch_ref(s.branch), "repo_type": "GITHUB"}
+            else:
+                event = {"repository": repository.id, "push": {"branch": s.branch}}
             self.manual_steps = []
 
         self.image = image = args.repository.path.apply(lambda path: f"{path}/{args.image_name}")
+        self.name = trigger_name(args.image_name)
+        self.run_command: str | None = None
         if args.promotion_source is None:
-            build = build_spec(image, f"https://github.com/{s.github_repository}", args.mutable_tags, args.app_dir,
-                               args.fail_on_severity, args.region)
-            what = f"Rebuilds {args.image_name}"
+            build = build_spec(image, url, args.mutable_tags, args.app_dir, args.fail_on_severity, args.region)
+            what = f"Rebuilds {args.image_name} when {args.app_dir}/ changes on {s.branch}"
         else:
-            build = promotion_spec(image, args.promotion_source, args.fail_on_severity, args.region)
-            what = f"Copies {args.promotion_source} by digest"
+            # The source stack names its trigger the same way (one image name in every stack).
+            build = promotion_spec(image, args.promotion_source, url, trigger_name(args.image_name),
+                                   args.fail_on_severity, args.region)
+            what = f"Copies one verified digest of {args.promotion_source} (run by hand with the digest)"
+            self.run_command = run_command(self.name, self.location, args.project)
+            source_project = args.promotion_source.split("/")[1]
             self.manual_steps.append(pulumi.Output.concat(
-                "Let this stack's builder read the promoted images: add ", member,
-                f" to artifactRegistry.readers of the stack whose repository holds {args.promotion_source}."))
+                "Let this stack's builder read the promoted images and their provenance: add ", member,
+                f" to artifactRegistry.readers of the stack whose repository holds {args.promotion_source}, "
+                f"and grant it roles/containeranalysis.occurrences.viewer on project {source_project}."))
         self.trigger = gcp.cloudbuild.Trigger(
             "image-trigger",
             project=args.project,
             location=self.location,
-            name=trigger_name(args.image_name),
-            description=f"{what} when {args.app_dir}/ changes on {s.branch} (managed by Pulumi)",
+            name=self.name,
+            description=f"{what} (managed by Pulumi)",
             github=github,
             repository_event_config=event,
-            included_files=[f"{args.app_dir}/**"],
+            # A manual trigger (promotion) fires on no push: included_files would mean nothing.
+            source_to_build=source,
+            included_files=None if promoting else [f"{args.app_dir}/**"],
             service_account=pulumi.Output.concat("projects/", args.project, "/serviceAccounts/", account.email),
             approval_config={"approval_required": args.require_approval},
             build=build,

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 
 from components.artifact_repository import ArtifactRepository
-from components.build_spec import NEWEST_TAGGED
+from components.build_spec import NEWEST_BUILT
 from components.build_trigger import BuildTrigger
 from components.promotion import promotion_outputs
 from components.registry_group import RegistryGroup
@@ -158,20 +158,32 @@ def pipeline_outputs(pipeline: BuildTrigger, project: str) -> dict[str, Any]:
                                "manualSteps": pipeline.manual_steps,
                                "vulnerabilityGate": pipeline.fail_on_severity or "off"}
     source = pipeline.promotion_source
-    if source is not None:
-        outputs["promotion"] = promotion_outputs(source, pipeline.image)
+    if source is not None and pipeline.run_command is not None:
+        outputs["promotion"] = promotion_outputs(source, pipeline.image, pipeline.run_command)
+    else:
+        outputs["builtImages"] = pipeline.trigger.trigger_id.apply(
+            lambda trigger_id: built_images_command(trigger_id, pipeline.location, project))
     outputs["provenance"] = provenance_commands(pipeline.image, source, pipeline.github_repository)
     return outputs
 
 
+def built_images_command(trigger_id: str, location: str, project: str) -> str:
+    """The digests this trigger's successful builds pushed, with their commits, as Cloud Build recorded
+    them (the build's results): what a promotion is asked for."""
+    return (f"gcloud builds list --project={project} --region={location} "
+            f"--filter='buildTriggerId={trigger_id} AND status=SUCCESS' --limit=5 "
+            "--format='table(substitutions.COMMIT_SHA,results.images[0].digest,finishTime)'")
+
+
 def provenance_commands(image: pulumi.Output[str], source: str | None, github_repository: str) -> dict[str, Any]:
-    """Paste in order: pick the newest image by digest, show its provenance, verify it. A promoted image
-    carries the provenance of the build that made it, stored with the source image (same digest)."""
+    """Paste in order: pick the newest image the pipeline pushed (its tags only), by digest, show its
+    provenance, verify it. A promoted image carries the provenance of the build that made it, stored
+    with the source image (same digest)."""
     def newest(path: str) -> str:
         if source is None:
             listing = "--format='value(format(\"{0}@{1}\",package,version))'"
-            return f"IMAGE=$(gcloud artifacts docker images list {path} {NEWEST_TAGGED} {listing})"
-        return (f"IMAGE={source}@$(gcloud artifacts docker images list {path} {NEWEST_TAGGED} "
+            return f"IMAGE=$(gcloud artifacts docker images list {path} {NEWEST_BUILT} {listing})"
+        return (f"IMAGE={source}@$(gcloud artifacts docker images list {path} {NEWEST_BUILT} "
                 "--format='value(version)')")
     return {
         "newestImage": image.apply(newest),

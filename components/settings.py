@@ -558,6 +558,10 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
                                 "promotion only behind approval: set buildTrigger.requireApproval to true "
                                 "(the source stack's trigger fires on the same push, and what is promoted "
                                 "is what a person approved)"))
+    if source is not None and s.uses_build_trigger and not re.fullmatch(r"\^[A-Za-z0-9._/-]+\$", trigger.branch):
+        problems.append(Problem(f"{ns}:buildTrigger.branch", trigger.branch,
+                                "one branch, written ^name$, with promotion: the promotion trigger is run by "
+                                "hand and checks out that branch"))
     if source is not None and s.gcp and source.split("/")[1:] == [s.gcp.project, s.artifact_registry.repository_id]:
         problems.append(Problem(f"{ns}:promotion.sourceRepository", source,
                                 "another stack's repository (this is the stack's own)"))

@@ -1,13 +1,15 @@
 """The Cloud Build steps (build and promotion) as Cloud Build, the shell and gcloud will read them: every
 `$` is either a known substitution or escaped, the scripts, once substituted, pass shellcheck and do
 what they say when run against stand-ins for gcloud and gcrane, every gcloud command parses, and
-gcloud's own loader accepts each build config."""
+gcloud's own loader accepts each build config. A promotion is run step by step, in Cloud Build's
+order, against recorded provenance: a forged or malformed request copies nothing."""
 
 from __future__ import annotations
 
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from components import promotion
 from components.build_spec import BUILT_INS, SEVERITIES, build_spec, gate_script
 from components.grammars import pinned_image
 from components.promotion import promotion_spec
+from tests.data.provenance import make_fixtures as fx
 from tests.gcloud_cli import refusal
 from tests.gcloud_sdk import docker_images_list, load_build_config, sdk_python
 from tests.peers import binary
@@ -27,15 +30,21 @@ SUBSTITUTION = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][
 SAMPLE = {"_IMAGE": "asia-northeast3-docker.pkg.dev/p/images/hello-nginx", "_SOURCE": "https://github.com/a/b",
           "SHORT_SHA": "0123abc", "COMMIT_SHA": "0123abc" + "0" * 33,
           "BUILD_ID": "5f1e2d3c-0000-4000-8000-000000000001",
-          "_SOURCE_IMAGE": "asia-northeast3-docker.pkg.dev/p-dev/images/hello-nginx",
-          "_SOURCE_POLLS": str(promotion.SOURCE_POLLS), "_SOURCE_POLL_SECONDS": str(promotion.SOURCE_POLL_SECONDS)}
+          # A promotion run's two values: the recorded provenance's digest and commit.
+          "_SOURCE_DIGEST": fx.DIGEST, "_SOURCE_COMMIT": fx.COMMIT}
+PROMOTED = (SAMPLE["_IMAGE"], fx.IMAGE, fx.REPOSITORY, fx.TRIGGER)
 # Every shape the program generates: build or promotion, with and without the vulnerability gate.
 SPECS = {
     "build": lambda: build_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE"], True),
     "build-gated": lambda: build_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE"], False, "app", "HIGH", "asia-northeast3"),
-    "promotion": lambda: promotion_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE_IMAGE"], None, "asia-northeast3"),
-    "promotion-gated": lambda: promotion_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE_IMAGE"], "CRITICAL", "europe-west1"),
+    "promotion": lambda: promotion_spec(*PROMOTED, None, "asia-northeast3"),
+    "promotion-gated": lambda: promotion_spec(*PROMOTED, "CRITICAL", "europe-west1"),
 }
+SHELLS = {"bash": "bash", "sh": "sh", "/busybox/sh": "sh"}
+
+
+def shell_steps(spec: Any) -> list[Any]:
+    return [step for step in spec["steps"] if step.get("entrypoint") in SHELLS]
 
 
 def substitutions_used(text: str) -> set[str]:
@@ -54,10 +63,11 @@ def cloud_build_substitute(text: str, **values: str) -> str:
 @pytest.mark.parametrize("kind", SPECS)
 def test_every_substitution_is_declared_or_built_in(kind: str) -> None:
     spec = SPECS[kind]()
-    declared = set(spec["substitutions"])
-    texts = [arg for step in spec["steps"] for arg in step.get("args", [])] + list(spec.get("images", []))
-    used = set().union(*(substitutions_used(t) for t in texts))
-    assert used <= declared | BUILT_INS, used - declared - BUILT_INS
+    declared = set(spec.get("substitutions", {}))
+    per_run = set(promotion.PER_RUN) if kind.startswith("promotion") else set()
+    texts = [arg for step in spec["steps"] for arg in [*step.get("args", []), *step.get("envs", [])]]
+    used = set().union(*(substitutions_used(t) for t in [*texts, *spec.get("images", [])]))
+    assert used <= declared | per_run | BUILT_INS, used - declared - per_run - BUILT_INS
     assert declared <= used, "a declared substitution nobody uses"
 
 
@@ -70,7 +80,7 @@ def test_verified_provenance_where_cloud_build_pushes_and_no_substitution_option
 
 @pytest.mark.parametrize("kind", SPECS)
 def test_shell_variables_are_escaped_for_cloud_build(kind: str) -> None:
-    for step in SPECS[kind]()["steps"]:
+    for step in shell_steps(SPECS[kind]()):
         assert substitutions_used(step["args"][1]) <= set(SAMPLE), step["args"][1]
 
 
@@ -86,19 +96,41 @@ def test_the_gate_runs_after_the_build_and_before_any_push() -> None:
     assert "--remote" not in script  # the image is only in the build's daemon
 
 
-def test_promotion_copies_and_never_builds() -> None:
-    spec = promotion_spec("I", "SRC", "CRITICAL", "asia-northeast3")
-    assert [s["id"] for s in spec["steps"]] == ["find-source", "vulnerability-gate", "copy"]
-    assert [s["wait_fors"] for s in spec["steps"][1:]] == [["find-source"], ["vulnerability-gate"]]
+def test_promotion_checks_then_copies_and_never_builds() -> None:
+    spec = promotion_spec(*PROMOTED, "CRITICAL", "asia-northeast3")
+    ids = ["check-request", "show-provenance", "verify-provenance", "vulnerability-gate", "copy"]
+    assert [s["id"] for s in spec["steps"]] == ids
+    # A chain: each step waits for the one before, so the copy runs only once every check passed.
+    assert [s.get("wait_fors") for s in spec["steps"]] == [None, *[[i] for i in ids[:-1]]]
     assert "images" not in spec and not [s for s in spec["steps"] if "docker" in s["name"]]
-    assert "--remote" in spec["steps"][1]["args"][1] and "--location=asia" in spec["steps"][1]["args"][1]
-    assert promotion_spec("I", "SRC", None, "us-east1")["steps"][1]["wait_fors"] == ["find-source"]
+    assert "--remote" in spec["steps"][3]["args"][1] and "--location=asia" in spec["steps"][3]["args"][1]
+    assert promotion_spec(*PROMOTED, None, "us-east1")["steps"][3]["wait_fors"] == ["verify-provenance"]
     copy = spec["steps"][-1]
     # gcrane authenticates with the build's service account (google.Keychain); crane would not.
     assert copy["name"].startswith("gcr.io/go-containerregistry/gcrane/debug:v")
     assert pinned_image(copy["name"]) is None and copy["entrypoint"] == "/busybox/sh"
     words = set(re.findall(r"\b\w*crane\b", copy["args"][1]))
     assert words == {"gcrane"}, words
+    # The only step that writes to this stack's repository.
+    assert [s["id"] for s in spec["steps"] if "gcrane cp" in s["args"][1]] == ["copy"]
+    for step in spec["steps"]:
+        assert pinned_image(step["name"]) is None, step["name"]
+
+
+def test_what_the_promotion_expects_cannot_be_changed_by_a_run() -> None:
+    """`gcloud builds triggers run --substitutions` may override any declared substitution: the
+    expectations and the target are literals in the steps, and only the two per-run values vary."""
+    spec = promotion_spec(*PROMOTED, "CRITICAL", "asia-northeast3")
+    assert "substitutions" not in spec
+    verify = next(s for s in spec["steps"] if s["id"] == "verify-provenance")
+    assert verify["args"][2:] == ["verify", promotion.PROVENANCE_FILE, fx.IMAGE, "${_SOURCE_DIGEST}",
+                                  "${_SOURCE_COMMIT}", fx.REPOSITORY, fx.TRIGGER]
+    used = set().union(*(substitutions_used(t) for step in spec["steps"]
+                         for t in [*step["args"], *step.get("envs", [])]))
+    assert used == {"_SOURCE_DIGEST", "_SOURCE_COMMIT", "BUILD_ID"}
+    # Shell steps see the run's values only as environment variables, never as script text.
+    for step in shell_steps(spec):
+        assert not substitutions_used(step["args"][1]) & set(promotion.PER_RUN), step["id"]
 
 
 def test_substituted_script_reads_as_the_shell_sees_it() -> None:
@@ -184,11 +216,11 @@ def gcloud_commands_in(script: str) -> list[list[str]]:
 @pytest.mark.parametrize("kind", SPECS)
 def test_gcloud_parses_every_gcloud_command_of_the_steps(kind: str) -> None:
     spec = SPECS[kind]()
-    scripts = [cloud_build_substitute(step["args"][1]) for step in spec["steps"]]
-    # What earlier steps leave in the workspace: a scan's full name (`response.scan`), a reference by digest.
-    for path, content in {"/workspace/scan": "projects/p/locations/asia/scans/0e1f2a",
-                          "/workspace/source": f"{SAMPLE['_SOURCE_IMAGE']}@sha256:{'ab' * 32}"}.items():
-        scripts = [script.replace(f"$(cat {path})", content) for script in scripts]
+    scripts = [cloud_build_substitute(step["args"][1]) for step in shell_steps(spec)]
+    # What earlier steps leave in the workspace (a scan's full name, `response.scan`) and the environment.
+    for text, content in {"$(cat /workspace/scan)": "projects/p/locations/asia/scans/0e1f2a",
+                          '"$SOURCE_REF"': f"{fx.IMAGE}@{fx.DIGEST}"}.items():
+        scripts = [script.replace(text, content) for script in scripts]
     commands = [c for script in scripts for c in gcloud_commands_in(script)]
     assert len(commands) == sum(script.count("gcloud ") for script in scripts) > 0
     for command in commands:
@@ -226,29 +258,32 @@ def test_find_cache_sorts_by_a_field_gcloud_knows_and_prints_a_digest_reference(
     assert old["found"] == [None]
 
 
-# Newest first: Cloud Build's provenance for the image, stored as an untagged version after it.
-ATTACHMENT_FIRST = [{"digest": "sha256:" + "cd" * 32, "time": "2026-01-02T00:00:00Z", "tags": []},
-                    {"digest": "sha256:" + "ab" * 32, "time": "2026-01-01T00:00:00Z", "tags": ["0123abc-b1"]}]
+# Newest first: Cloud Build's provenance for the image (an untagged version), an image a writer or
+# `pulumi up` pushed, then the pipeline's own image (with `latest` too, where tags are mutable).
+BUILT = "0123abc-5f1e2d3c-0000-4000-8000-000000000001"
+ATTACHMENT_FIRST = [{"digest": "sha256:" + "cd" * 32, "time": "2026-01-03T00:00:00Z", "tags": []},
+                    {"digest": "sha256:" + "ef" * 32, "time": "2026-01-02T00:00:00Z", "tags": ["src-0123456789ab"]},
+                    {"digest": "sha256:" + "ab" * 32, "time": "2026-01-01T00:00:00Z", "tags": ["latest", BUILT]}]
 
 
 @pytest.mark.integration
-def test_find_cache_takes_the_newest_tagged_image_not_an_attachment() -> None:
+def test_find_cache_takes_the_newest_image_the_pipeline_built() -> None:
     """Run through gcloud's own listing code: with the filter it lists every version (no server-side
-    limit), with tags, and keeps the tagged one."""
+    limit), with tags, and keeps the newest one with the pipeline's tag."""
     command = shlex.split(cloud_build_substitute(spec_module.FIND_CACHE_COMMAND))
     listed = docker_images_list(command, ATTACHMENT_FIRST)
     assert listed["printed"] == f"{SAMPLE['_IMAGE']}@sha256:{'ab' * 32}"
     assert listed["asked"] == {"order_by": "update_time desc", "limit": None, "view": "FULL"}
-    # The command this replaced took the attachment.
-    old = [a for a in command if a not in ("--include-tags", "--filter=tags:*")]
-    assert docker_images_list(old, ATTACHMENT_FIRST)["printed"] == f"{SAMPLE['_IMAGE']}@sha256:{'cd' * 32}"
+    # The filter this replaced (`tags:*`) took the image someone else pushed.
+    old = [a if not a.startswith("--filter=") else "--filter=tags:*" for a in command]
+    assert docker_images_list(old, ATTACHMENT_FIRST)["printed"] == f"{SAMPLE['_IMAGE']}@sha256:{'ef' * 32}"
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize("kind", SPECS)
 def test_step_scripts_pass_shellcheck(tmp_path: Path, kind: str) -> None:
-    for step in SPECS[kind]()["steps"]:
-        shell = "bash" if step.get("entrypoint") == "bash" else "sh"
+    for step in shell_steps(SPECS[kind]()):
+        shell = SHELLS[step["entrypoint"]]
         path = tmp_path / f"{step['id']}.sh"
         path.write_text(f"#!/bin/{shell}\n" + cloud_build_substitute(step["args"][1]))
         result = subprocess.run([binary("shellcheck"), "--severity=style", str(path)],
@@ -256,10 +291,10 @@ def test_step_scripts_pass_shellcheck(tmp_path: Path, kind: str) -> None:
         assert result.returncode == 0, result.stdout
 
 
-def run_step(tmp_path: Path, script: str, shell: str, stand_ins: dict[str, str],
+def run_step(tmp_path: Path, script: str, shell: str, stand_ins: dict[str, str], envs: list[str] | None = None,
              **values: str) -> subprocess.CompletedProcess[str]:
-    """Runs a substituted step script with its /workspace in tmp_path and stand-ins for the tools it
-    calls (small sh scripts that record their arguments)."""
+    """Runs a substituted step script with its /workspace in tmp_path, its `envs` (substituted) and
+    stand-ins for the tools it calls (small sh scripts that record their arguments)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     for name, body in stand_ins.items():
@@ -268,6 +303,7 @@ def run_step(tmp_path: Path, script: str, shell: str, stand_ins: dict[str, str],
         tool.chmod(0o755)
     text = cloud_build_substitute(script, **values).replace("/workspace/", f"{tmp_path}/")
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    env |= dict(cloud_build_substitute(e, **values).split("=", 1) for e in envs or [])
     return subprocess.run([shell, "-c", text], capture_output=True, text=True, env=env, check=False, timeout=30)
 
 
@@ -298,63 +334,76 @@ def test_the_gate_fails_at_or_above_its_severity(tmp_path: Path, fail_on: str, f
         assert f"at or above {fail_on}" in done.stderr
 
 
-# Records the wait instead of waiting, so a test of the whole polling loop takes milliseconds.
-NO_SLEEP = {"sleep": "true"}
+def run_promotion(tmp_path: Path, provenance: Path | None, gcrane_digest: str = fx.DIGEST,
+                  **values: str) -> list[str]:
+    """Runs the promotion's steps in Cloud Build's order, stopping at the first failure as Cloud Build
+    does; gcloud's stand-in prints PROVENANCE (the describe command's output), gcrane's copies nothing
+    and reports GCRANE_DIGEST. Returns the ids of the steps that passed."""
+    spec = promotion_spec(*PROMOTED, None, "asia-northeast3")
+    answer = f"cat {provenance}" if provenance else "echo 'NOT_FOUND: no such image' >&2; exit 1"
+    stand_ins = {"gcloud": answer, "gcrane": f'[ "$1" = digest ] && echo {gcrane_digest}; true'}
+    passed = []
+    for step in spec["steps"]:
+        if step["entrypoint"] == "python3":
+            args = [cloud_build_substitute(a, **values).replace("/workspace/", f"{tmp_path}/")
+                    for a in step["args"][2:]]
+            done = subprocess.run([sys.executable, "-c", step["args"][1], *args], capture_output=True, text=True,
+                                  check=False, timeout=30)
+        else:
+            done = run_step(tmp_path, step["args"][1], SHELLS[step["entrypoint"]], stand_ins,
+                            step.get("envs"), **values)
+        (tmp_path / f"{step['id']}.log").write_text(done.stdout + done.stderr)
+        if done.returncode != 0:
+            break
+        passed.append(step["id"])
+    return passed
 
 
-def test_find_source_waits_until_the_source_build_has_pushed(tmp_path: Path) -> None:
-    """Dev's and prod's triggers fire on the same push: the promotion polls until dev's image is there."""
-    digest = "sha256:" + "ab" * 32
-    third_time = (f'[ "$(grep -c "^gcloud " {tmp_path}/calls)" -ge 3 ] && '
-                  f'echo "{SAMPLE["_SOURCE_IMAGE"]}@{digest}"; true')
-    done = run_step(tmp_path, promotion.FIND_SOURCE_SCRIPT, "bash", {"gcloud": third_time, **NO_SLEEP})
-    assert done.returncode == 0, done.stderr
-    calls = (tmp_path / "calls").read_text().splitlines()
-    assert [c.split()[0] for c in calls] == ["gcloud", "sleep", "gcloud", "sleep", "gcloud"]
-    assert calls[1] == f"sleep {promotion.SOURCE_POLL_SECONDS}"
-    assert f"check 2 of {promotion.SOURCE_POLLS}" in done.stdout
-    assert (tmp_path / "source").read_text().strip() == f"{SAMPLE['_SOURCE_IMAGE']}@{digest}"
-    assert f"Promoting {SAMPLE['_SOURCE_IMAGE']}@{digest}" in done.stdout
+def gcrane_calls(tmp_path: Path) -> list[str]:
+    calls = tmp_path / "calls"
+    return [c for c in calls.read_text().splitlines() if c.startswith("gcrane")] if calls.exists() else []
 
 
-def test_find_source_fails_clearly_when_the_commit_has_no_image(tmp_path: Path) -> None:
-    done = run_step(tmp_path, promotion.FIND_SOURCE_SCRIPT, "bash", {"gcloud": "true", **NO_SLEEP},
-                    _SOURCE_POLLS="3")
-    assert done.returncode == 1 and f"No image of commit {SAMPLE['SHORT_SHA']}" in done.stderr
-    assert "after 3 checks 30s apart" in done.stderr
-    calls = [c.split()[0] for c in (tmp_path / "calls").read_text().splitlines()]
-    assert calls == ["gcloud", "sleep", "gcloud", "sleep", "gcloud"]  # no wait after the last check
+def test_a_verified_digest_is_copied_by_digest(tmp_path: Path) -> None:
+    passed = run_promotion(tmp_path, fx.HERE / "good.json")
+    assert passed == ["check-request", "show-provenance", "verify-provenance", "copy"]
+    calls = (tmp_path / "calls").read_text()
+    assert f"gcloud artifacts docker images describe {fx.IMAGE}@{fx.DIGEST} --show-provenance" in calls
+    # Tagged with the promoted commit (not this build's source) and this build.
+    target = f"{SAMPLE['_IMAGE']}:{fx.COMMIT[:7]}-{SAMPLE['BUILD_ID']}"
+    assert f"gcrane cp {fx.IMAGE}@{fx.DIGEST} {target}" in calls
+    log = (tmp_path / "copy.log").read_text()
+    assert f"source digest: {fx.DIGEST}" in log and f"target digest: {fx.DIGEST}" in log
 
 
-def test_find_source_fails_at_once_when_the_listing_fails(tmp_path: Path) -> None:
-    """Only "not pushed yet" is worth waiting for; a permission error shows at once."""
-    done = run_step(tmp_path, promotion.FIND_SOURCE_SCRIPT, "bash", {"gcloud": "exit 1", **NO_SLEEP})
-    assert done.returncode == 1
-    assert [c.split()[0] for c in (tmp_path / "calls").read_text().splitlines()] == ["gcloud"]
+@pytest.mark.parametrize("name", sorted(fx.forged()))
+def test_nothing_is_copied_on_forged_provenance(tmp_path: Path, name: str) -> None:
+    passed = run_promotion(tmp_path, fx.HERE / f"forged-{name}.json")
+    assert passed == ["check-request", "show-provenance"]
+    assert gcrane_calls(tmp_path) == []
+    assert "Nothing is copied" in (tmp_path / "verify-provenance.log").read_text()
 
 
-def test_polling_fits_in_the_promotion_build_timeout() -> None:
-    spec = promotion_spec("I", "SRC", "CRITICAL", "europe-west1")
-    assert spec["substitutions"]["_SOURCE_POLLS"] == str(promotion.SOURCE_POLLS)
-    assert spec["substitutions"]["_SOURCE_POLL_SECONDS"] == str(promotion.SOURCE_POLL_SECONDS)
-    waited = (promotion.SOURCE_POLLS - 1) * promotion.SOURCE_POLL_SECONDS
-    assert 300 <= waited <= 600, "about ten minutes for dev's build to push"
-    # Each listing takes seconds; the scan and the copy that follow get ten minutes more.
-    assert waited + promotion.SOURCE_POLLS * 10 + 600 <= int(spec["timeout"].removesuffix("s"))
+@pytest.mark.parametrize(("digest", "commit"), [
+    ("", ""),                                             # run without --substitutions
+    (f"{fx.DIGEST}$(touch /tmp/owned)", fx.COMMIT),
+    ("latest", fx.COMMIT),
+    (fx.DIGEST, fx.COMMIT[:7]),
+])
+def test_a_malformed_request_stops_before_anything_reads_it(tmp_path: Path, digest: str, commit: str) -> None:
+    passed = run_promotion(tmp_path, fx.HERE / "good.json", _SOURCE_DIGEST=digest, _SOURCE_COMMIT=commit)
+    assert passed == [] and not (tmp_path / "calls").exists()
+    assert "REFUSED: _SOURCE_" in (tmp_path / "check-request.log").read_text()
 
 
-def test_copy_passes_only_when_the_digest_arrived_unchanged(tmp_path: Path) -> None:
-    digest = "sha256:" + "ab" * 32
-    found = run_step(tmp_path, promotion.FIND_SOURCE_SCRIPT, "bash",
-                     {"gcloud": f'echo "{SAMPLE["_SOURCE_IMAGE"]}@{digest}"', **NO_SLEEP})
-    assert found.returncode == 0, found.stderr
-    target = f'{SAMPLE["_IMAGE"]}:{SAMPLE["SHORT_SHA"]}-{SAMPLE["BUILD_ID"]}'
-    same = run_step(tmp_path, promotion.COPY_SCRIPT, "sh", {"gcrane": f'[ "$1" = digest ] && echo {digest}; true'})
-    assert same.returncode == 0, same.stderr
-    assert f"gcrane cp {SAMPLE['_SOURCE_IMAGE']}@{digest} {target}" in (tmp_path / "calls").read_text()
-    assert f"source digest: {digest}" in same.stdout and f"target digest: {digest}" in same.stdout
-    other = run_step(tmp_path, promotion.COPY_SCRIPT, "sh", {"gcrane": '[ "$1" = digest ] && echo sha256:00; true'})
-    assert other.returncode != 0
+def test_a_digest_without_provenance_or_image_copies_nothing(tmp_path: Path) -> None:
+    assert run_promotion(tmp_path, None) == ["check-request"]
+    assert gcrane_calls(tmp_path) == []
+
+
+def test_copy_fails_when_the_digest_did_not_arrive_unchanged(tmp_path: Path) -> None:
+    passed = run_promotion(tmp_path, fx.HERE / "good.json", gcrane_digest="sha256:" + "00" * 32)
+    assert passed == ["check-request", "show-provenance", "verify-provenance"]
 
 
 SEVERITY_ENUM = """
@@ -403,12 +452,13 @@ result = [expression.Evaluate({"tags": tags}) for tags in payload["cases"]]
 
 
 @pytest.mark.integration
-def test_find_source_picks_only_images_of_this_commit() -> None:
-    command = shlex.split(cloud_build_substitute(promotion.FIND_SOURCE_COMMAND))
+def test_the_cache_lookup_considers_only_the_pipelines_own_tags() -> None:
+    """Through gcloud's own filter code: the tags the build pushes (spec_module.BUILD_TAG) match; the
+    stack's `src-` tags, `latest` alone, and look-alikes do not."""
+    command = shlex.split(cloud_build_substitute(spec_module.FIND_CACHE_COMMAND))
     expression = next(a.split("=", 1)[1] for a in command if a.startswith("--filter="))
-    sha = SAMPLE["SHORT_SHA"]
-    # The tags the source stack's builds push (spec_module.BUILD_TAG), this commit's and another's.
-    built = [cloud_build_substitute(spec_module.BUILD_TAG, BUILD_ID=f"build-{n}") for n in (1, 2)]
-    other = cloud_build_substitute(spec_module.BUILD_TAG, SHORT_SHA="0123abd")
-    cases = [[built[0]], ["latest", built[1]], [other], [f"x{sha}-y"], [sha], []]
-    assert sdk_python(FILTER, {"filter": expression, "cases": cases}) == [True, True, False, False, False, False]
+    built = cloud_build_substitute(spec_module.BUILD_TAG)
+    cases = [[built], ["latest", built], ["src-0123456789ab"], ["latest"], [f"x{built}"], [f"{built}x"],
+             [SAMPLE["SHORT_SHA"]], []]
+    assert sdk_python(FILTER, {"filter": expression, "cases": cases}) == [
+        True, True, False, False, False, False, False, False]

@@ -267,25 +267,58 @@ def test_provenance_commands(gen1: StackRun) -> None:
                                     "--builder-id=https://cloudbuild.googleapis.com/GoogleHostedWorker")
 
 
-def test_prod_promotes_dev_images_by_digest(promoting: StackRun) -> None:
+def test_prod_promotes_one_chosen_verified_digest(promoting: StackRun) -> None:
     trigger = promoting.one(TRIGGER).inputs
     build = trigger["build"]
-    assert [s["id"] for s in build["steps"]] == ["find-source", "vulnerability-gate", "copy"]
+    assert [s["id"] for s in build["steps"]] == ["check-request", "show-provenance", "verify-provenance",
+                                                 "vulnerability-gate", "copy"]
     assert "images" not in build and build["options"] == {"logging": "CLOUD_LOGGING_ONLY"}
-    assert build["substitutions"] == {"_IMAGE": "asia-northeast3-docker.pkg.dev/image-sharing-prod/images/hello-nginx",
-                                      "_SOURCE_IMAGE": f"{DEV_REPOSITORY}/hello-nginx",
-                                      "_SOURCE_POLLS": "20", "_SOURCE_POLL_SECONDS": "30"}
+    # No declared substitution a run could override: what to expect is written into the steps.
+    assert "substitutions" not in build
+    verify = build["steps"][2]["args"]
+    assert verify[2:] == ["verify", "/workspace/provenance.json", f"{DEV_REPOSITORY}/hello-nginx", "${_SOURCE_DIGEST}",
+                          "${_SOURCE_COMMIT}", "https://github.com/acme/site", "hello-nginx-image"]
+    assert "IMAGE=asia-northeast3-docker.pkg.dev/image-sharing-prod/images/hello-nginx" in build["steps"][-1]["envs"]
     assert trigger["approvalConfig"] == {"approvalRequired": True}
-    assert trigger["description"].startswith(f"Copies {DEV_REPOSITORY}/hello-nginx by digest")
+    # A manual trigger: no push starts it, a person runs it with the digest, and approves it.
+    assert "github" not in trigger and "repositoryEventConfig" not in trigger and "includedFiles" not in trigger
+    assert trigger["sourceToBuild"] == {"uri": "https://github.com/acme/site", "ref": "refs/heads/main",
+                                        "repoType": "GITHUB"}
+    assert trigger["description"].startswith(f"Copies one verified digest of {DEV_REPOSITORY}/hello-nginx")
     out = promoting.outputs["imagePipeline"]
+    assert out["promotion"]["run"] == (
+        "gcloud builds triggers run hello-nginx-image --region=global --project=image-sharing-prod "
+        "--substitutions=_SOURCE_DIGEST=sha256:DIGEST,_SOURCE_COMMIT=COMMIT")
     assert out["promotion"]["sourceDigests"].startswith(
         f"gcloud artifacts docker images list {DEV_REPOSITORY}/hello-nginx --include-tags")
     assert out["promotion"]["promotedDigests"].startswith(
         "gcloud artifacts docker images list asia-northeast3-docker.pkg.dev/image-sharing-prod/images/hello-nginx")
+    assert "builtImages" not in out
     # The provenance of a promoted digest is the source build's.
     assert out["provenance"]["newestImage"].startswith(f"IMAGE={DEV_REPOSITORY}/hello-nginx@$(gcloud ")
     assert any(BUILDER.format(stack="prod") in step and "artifactRegistry.readers" in step
+               and "roles/containeranalysis.occurrences.viewer on project image-sharing-dev" in step
                for step in out["manualSteps"])
+
+
+def test_second_generation_promotion_is_a_manual_trigger_on_the_connected_repository() -> None:
+    run = run_stack("prod", overrides={
+        f"{NS}:buildTrigger": {**GEN2, "branch": "^release$"},
+        f"{NS}:promotion": {"sourceRepository": DEV_REPOSITORY}})
+    trigger = run.one(TRIGGER).inputs
+    assert "repositoryEventConfig" not in trigger
+    assert trigger["sourceToBuild"]["ref"] == "refs/heads/release"
+    assert trigger["sourceToBuild"]["repoType"] == "GITHUB" and "uri" not in trigger["sourceToBuild"]
+    assert trigger["sourceToBuild"]["repository"]  # the cloudbuildv2 repository's id (known only at deploy)
+
+
+def test_dev_publishes_the_digests_its_trigger_built(gen1: StackRun) -> None:
+    out = gen1.outputs["imagePipeline"]
+    trigger_id = "0c7e5f2a-trigger"  # the mocks' id for the trigger
+    assert out["builtImages"] == (
+        f"gcloud builds list --project=image-sharing-dev --region=global "
+        f"--filter='buildTriggerId={trigger_id} AND status=SUCCESS' --limit=5 "
+        "--format='table(substitutions.COMMIT_SHA,results.images[0].digest,finishTime)'")
 
 
 @pytest.mark.integration
@@ -295,16 +328,21 @@ def test_every_gcloud_command_of_the_pipeline_outputs_parses(gen1: StackRun, pro
         out = run.outputs["imagePipeline"]
         inner = out["provenance"]["newestImage"].split("$(", 1)[1].rstrip(")")
         commands += [inner, out["provenance"]["show"].replace('"$IMAGE"', "IMAGE").split(" | ")[0]]
-    commands += [promoting.outputs["imagePipeline"]["promotion"][k] for k in ("sourceDigests", "promotedDigests")]
+    promoted = promoting.outputs["imagePipeline"]["promotion"]
+    commands += [promoted[k] for k in ("sourceDigests", "promotedDigests", "run")]
+    commands.append(gen1.outputs["imagePipeline"]["builtImages"])
     for command in commands:
         assert refusal(command) is None, command
 
 
 @pytest.mark.integration
-def test_newest_image_skips_untagged_attachments(gen1: StackRun, promoting: StackRun) -> None:
-    """Through gcloud's own listing code: the newest version may be an untagged provenance attachment."""
-    versions = [{"digest": "sha256:" + "cd" * 32, "time": "2026-01-02T00:00:00Z", "tags": []},
-                {"digest": "sha256:" + "ab" * 32, "time": "2026-01-01T00:00:00Z", "tags": ["0123abc-b1"]}]
+def test_newest_image_is_the_newest_the_pipeline_pushed(gen1: StackRun, promoting: StackRun) -> None:
+    """Through gcloud's own listing code: the newest version may be an untagged provenance attachment,
+    or an image someone other than the pipeline pushed (`pulumi up`'s `src-` tag)."""
+    versions = [{"digest": "sha256:" + "cd" * 32, "time": "2026-01-03T00:00:00Z", "tags": []},
+                {"digest": "sha256:" + "ef" * 32, "time": "2026-01-02T00:00:00Z", "tags": ["src-0123456789ab"]},
+                {"digest": "sha256:" + "ab" * 32, "time": "2026-01-01T00:00:00Z",
+                 "tags": ["0123abc-5f1e2d3c-0000-4000-8000-000000000001"]}]
     for run, expected in ((gen1, "asia-northeast3-docker.pkg.dev/image-sharing-dev/images/hello-nginx@"),
                           (promoting, "")):
         inner = run.outputs["imagePipeline"]["provenance"]["newestImage"].split("$(", 1)[1].rstrip(")")
@@ -318,6 +356,8 @@ def test_newest_image_skips_untagged_attachments(gen1: StackRun, promoting: Stac
      "expected another stack's repository (this is the stack's own)"),
     ({"githubRepository": "acme/site"}, f"{DEV_REPOSITORY}/hello-nginx",
      "expected LOCATION-docker.pkg.dev/PROJECT/REPOSITORY"),
+    ({"githubRepository": "acme/site", "branch": "^(main|release)$"}, DEV_REPOSITORY,
+     "buildTrigger.branch = '^(main|release)$': expected one branch, written ^name$, with promotion"),
     ({"githubRepository": "acme/site", "requireApproval": False}, DEV_REPOSITORY,
      "promotion.sourceRepository = 'asia-northeast3-docker.pkg.dev/image-sharing-dev/images': expected promotion "
      "only behind approval: set buildTrigger.requireApproval to true"),
