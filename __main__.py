@@ -71,7 +71,7 @@ if settings.gcp is not None:
             services=services,
             kept_image=KeptImage(image_tag) if settings.sample_image.enabled else None,
         ), gcp_opts)
-        outputs |= artifact_registry_outputs(repository, image_name, image_tag)
+        outputs |= artifact_registry_outputs(repository, image_name, image_tag, settings.pipeline_only_repository)
         # The deployer's own short-lived token (gcloud auth application-default login).
         client = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOptions(provider=provider))
         push_targets.append(PushTarget(

@@ -6,6 +6,7 @@ from typing import Any
 
 import pulumi
 
+from components.app_source import TAG_PREFIX
 from components.artifact_repository import ArtifactRepository
 from components.build_spec import NEWEST_BUILT
 from components.build_trigger import BuildTrigger
@@ -27,12 +28,27 @@ def docker_commands(image: str, tag: str, ref: pulumi.Input[str], login: str) ->
     }
 
 
-def artifact_registry_outputs(repo: ArtifactRepository, image: str, tag: str) -> dict[str, Any]:
-    ref = repo.path.apply(lambda path: f"{path}/{image}:{tag}")
+def manual_tag(tag: str) -> str:
+    """The tag the printed walkthrough commands push: never the one the stack pushes and exports
+    (an immutable repository would refuse it, a mutable one would move it under the stack)."""
+    return "manual-" + tag.removeprefix(TAG_PREFIX)
+
+
+def artifact_registry_outputs(repo: ArtifactRepository, image: str, tag: str,
+                              pipeline_only: bool = False) -> dict[str, Any]:
+    """PIPELINE_ONLY: the repository is written only by the image pipeline, so no push command."""
+    login = f"gcloud auth configure-docker {repo.host}"
+    if pipeline_only:
+        commands: dict[str, Any] = {"login": login, "list": repo.path.apply(
+            lambda path: f"gcloud artifacts docker images list {path}/{image} --include-tags "
+                         "--sort-by=~update_time --limit=5 --format='table(version,tags.list(),update_time)'")}
+    else:
+        mine = manual_tag(tag)
+        commands = docker_commands(image, mine, repo.path.apply(lambda path: f"{path}/{image}:{mine}"), login)
     outputs: dict[str, Any] = {
         "artifactRegistryHost": repo.host,
         "artifactRegistryRepository": repo.path,
-        "artifactRegistryCommands": docker_commands(image, tag, ref, f"gcloud auth configure-docker {repo.host}"),
+        "artifactRegistryCommands": commands,
     }
     if repo.proxy_path is not None:
         outputs["dockerHubProxy"] = repo.proxy_path
@@ -63,6 +79,7 @@ def password_login(address: str, username: str) -> str:
 def self_hosted_outputs(address: str, username: str, image: str, tag: str,
                         tunnel: str | None = None) -> dict[str, Any]:
     """The walkthrough's section on registry:2: (tunnel,) login, tag, push, remove, pull back."""
+    tag = manual_tag(tag)
     ref = f"{address}/{image}:{tag}"
     docker = docker_commands(image, tag, ref, password_login(address, username))
     commands: dict[str, Any] = {

@@ -103,7 +103,8 @@ class ArtifactRegistrySettings:
 
 @dataclass(frozen=True)
 class SampleImageSettings:
-    enabled: bool = setting(True, doc="Build app/ and push it to the stack's registry.")
+    enabled: bool = setting(True, doc="Build app/ and push it to the stack's registry. False in production and "
+                                      "with promotion: that repository is the image pipeline's alone.")
     name: str = setting("hello-nginx", doc="Image name (repository path) in every registry.",
                         check=grammars.image_path)
     docker_hub_user: str | None = setting(
@@ -323,6 +324,12 @@ class Settings:
     @property
     def uses_promotion(self) -> bool:
         return self.uses_build_trigger and self.promotion.source_repository is not None
+
+    @property
+    def pipeline_only_repository(self) -> bool:
+        """Production's repository (and a promoting stack's) holds only what the image pipeline put
+        there: `pulumi up` pushes nothing to it and prints no command that would."""
+        return self.uses_artifact_registry and (self.production or self.promotion.source_repository is not None)
 
     @property
     def fail_on_severity(self) -> str | None:
@@ -565,6 +572,13 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
     if source is not None and s.gcp and source.split("/")[1:] == [s.gcp.project, s.artifact_registry.repository_id]:
         problems.append(Problem(f"{ns}:promotion.sourceRepository", source,
                                 "another stack's repository (this is the stack's own)"))
+    if s.pipeline_only_repository and s.sample_image.enabled:
+        why = "production: true" if s.production else f"promotion.sourceRepository is set ({source})"
+        problems.append(Problem(f"{ns}:sampleImage.enabled", True,
+                                f"false when {why}: that Artifact Registry repository is written only by the "
+                                "image pipeline (built by dev's trigger, verified, approved, copied by digest); "
+                                "`pulumi up` would push an image built on the deployer's machine into it. "
+                                "Set sampleImage.enabled to false, or artifactRegistry.enabled to false"))
     _derived_checks(s, ns, problems)
 
 

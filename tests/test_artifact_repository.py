@@ -60,8 +60,7 @@ def test_cleanup_policies_as_configured(prod: StackRun) -> None:
     assert repo.inputs["cleanupPolicyDryRun"] is False
     assert repo.inputs["cleanupPolicies"] == [
         {"id": "keep-recent", "action": "KEEP", "mostRecentVersions": {"keepCount": 10}},
-        {"id": "keep-stack-image", "action": "KEEP",
-         "condition": {"tagState": "TAGGED", "tagPrefixes": [prod.outputs["sampleImage"]["tag"]]}},
+        # Production pushes no sample image (its repository is the pipeline's): nothing of its own to keep.
         {"id": "keep-protected-tags", "action": "KEEP", "condition": {"tagState": "TAGGED", "tagPrefixes": ["v"]}},
         {"id": "delete-untagged", "action": "DELETE", "condition": {"tagState": "UNTAGGED", "olderThan": days(14)}},
         {"id": "delete-old", "action": "DELETE", "condition": {"tagState": "ANY", "olderThan": days(30)}},
@@ -91,18 +90,18 @@ def kept_by_cleanup(policies: list[dict[str, Any]], package: str, versions: list
     return kept
 
 
-def test_the_exported_image_survives_the_cleanup_policy(prod: StackRun) -> None:
+def test_the_exported_image_survives_the_cleanup_policy(dev: StackRun) -> None:
     """The trigger pushes more than keepRecent newer versions and the stack's image passes deleteAfterDays:
     the image the outputs point at is still kept, and only that one of the stack's pushes."""
-    tag = prod.outputs["sampleImage"]["tag"]
-    policies = prod.one(REPO, "repository").inputs["cleanupPolicies"]
+    tag = dev.outputs["sampleImage"]["tag"]
+    policies = dev.one(REPO, "repository").inputs["cleanupPolicies"]
     versions = [(tag, 90), ("src-000000000000", 120), *((f"sha-{i}", i) for i in range(20))]
     kept = kept_by_cleanup(policies, "hello-nginx", versions)
     assert tag in kept and "src-000000000000" not in kept
     # A nested image name is URL-encoded in the package id: the tag alone must still keep it.
     assert tag in kept_by_cleanup(policies, "team%2Fhello-nginx", versions)
     assert tag not in kept_by_cleanup([p for p in policies if p["id"] != "keep-stack-image"], "hello-nginx", versions)
-    assert prod.outputs["sampleImage"]["artifactRegistry"]["ref"].endswith(f"/hello-nginx:{tag}")
+    assert dev.outputs["sampleImage"]["artifactRegistry"]["ref"].endswith(f"/hello-nginx:{tag}")
 
 
 UNKNOWN_FIELDS = """
@@ -263,13 +262,28 @@ def test_repository_off() -> None:
 
 def test_outputs_are_ready_to_paste(dev: StackRun) -> None:
     tag = sample_site_build("unknown").tag
-    ref = f"asia-northeast3-docker.pkg.dev/image-sharing-dev/images/hello-nginx:{tag}"
+    # The walkthrough pushes under a tag of its own, never the one the stack pushes, exports and keeps.
+    mine = "manual-" + tag.removeprefix("src-")
+    ref = f"asia-northeast3-docker.pkg.dev/image-sharing-dev/images/hello-nginx:{mine}"
     assert dev.outputs["artifactRegistryHost"] == "asia-northeast3-docker.pkg.dev"
     assert dev.outputs["artifactRegistryRepository"] == "asia-northeast3-docker.pkg.dev/image-sharing-dev/images"
     assert dev.outputs["artifactRegistryCommands"] == {
         "login": "gcloud auth configure-docker asia-northeast3-docker.pkg.dev",
-        "build": f"docker build --platform linux/amd64 -t hello-nginx:{tag} app",
-        "tag": f"docker tag hello-nginx:{tag} {ref}",
+        "build": f"docker build --platform linux/amd64 -t hello-nginx:{mine} app",
+        "tag": f"docker tag hello-nginx:{mine} {ref}",
         "push": f"docker push {ref}",
         "pull": f"docker pull {ref}",
     }
+    assert dev.outputs["sampleImage"]["tag"] == tag != mine
+
+
+def test_production_prints_no_push_into_the_pipelines_repository(prod: StackRun) -> None:
+    """Prod's repository holds only what the pipeline promoted: no sample image, no push command."""
+    assert "sampleImage" not in prod.outputs
+    assert prod.outputs["artifactRegistryCommands"] == {
+        "login": "gcloud auth configure-docker asia-northeast3-docker.pkg.dev",
+        "list": "gcloud artifacts docker images list asia-northeast3-docker.pkg.dev/image-sharing-prod/images/"
+                "hello-nginx --include-tags --sort-by=~update_time --limit=5 "
+                "--format='table(version,tags.list(),update_time)'",
+    }
+    assert not [r for r in prod.resources if r.type.startswith("docker:")]

@@ -190,3 +190,20 @@ def test_every_artifact_registry_location_is_a_valid_source_repository(location:
                                    "docker.pkg.dev/image-sharing-dev/images"])
 def test_a_source_repository_outside_artifact_registry_locations_is_refused(value: str) -> None:
     assert source_repository_problem(value) == "LOCATION-docker.pkg.dev/PROJECT/REPOSITORY"
+
+
+SAMPLE_ON = {f"{NS}:sampleImage": {"enabled": True}}
+PIPELINE_ONLY = ("that Artifact Registry repository is written only by the image pipeline (built by dev's "
+                 "trigger, verified, approved, copied by digest)")
+
+
+def test_production_refuses_pushing_the_sample_image_into_its_repository() -> None:
+    message = refused("prod", SAMPLE_ON)
+    assert f"sampleImage.enabled = true: expected false when production: true: {PIPELINE_ONLY}" in message
+
+
+def test_a_promoting_stack_refuses_the_sample_image_too() -> None:
+    source = "asia-northeast3-docker.pkg.dev/image-sharing-dev/images"
+    message = refused("dev", {f"{NS}:buildTrigger": {"githubRepository": "acme/site", "requireApproval": True},
+                              f"{NS}:promotion": {"sourceRepository": source}})
+    assert f"expected false when promotion.sourceRepository is set ({source})" in message
