@@ -70,6 +70,7 @@ if settings.gcp is not None:
             protect=settings.production,
             services=services,
             kept_image=KeptImage(image_tag) if settings.sample_image.enabled else None,
+            build_cache=settings.uses_build_cache,
         ), gcp_opts)
         outputs |= artifact_registry_outputs(repository, image_name, image_tag, settings.pipeline_only_repository)
         # The deployer's own short-lived token (gcloud auth application-default login).

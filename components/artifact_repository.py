@@ -10,7 +10,7 @@ from typing import Literal
 import pulumi
 import pulumi_gcp as gcp
 
-from components.names import docker_hub_proxy_id, legacy_member_key, member_key
+from components.names import build_cache_id, docker_hub_proxy_id, legacy_member_key, member_key
 from components.project_services import ARTIFACT_REGISTRY, CLOUD_KMS, RESOURCE_MANAGER, ProjectServices
 from components.settings import ArtifactRegistrySettings, CleanupSettings
 
@@ -21,6 +21,14 @@ ROLES = {
 Role = Literal["reader", "writer"]
 KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 SECONDS_PER_DAY = 86_400
+# The build cache needs only the last few builds: keep 3, drop anything older than a week.
+CACHE_CLEANUP: list[gcp.artifactregistry.RepositoryCleanupPolicyArgsDict] = [
+    {"id": "keep-recent", "action": "KEEP", "most_recent_versions": {"keep_count": 3}},
+    {"id": "delete-untagged", "action": "DELETE", "condition": {"tag_state": "UNTAGGED",
+                                                                "older_than": f"{SECONDS_PER_DAY}s"}},
+    {"id": "delete-old", "action": "DELETE", "condition": {"tag_state": "ANY",
+                                                           "older_than": f"{7 * SECONDS_PER_DAY}s"}},
+]
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class ArtifactRepositoryArgs:
     protect: bool
     services: ProjectServices
     kept_image: KeptImage | None = None  # the sample image this stack pushes here, if any
+    build_cache: bool = False  # a repository of its own for the image pipeline's build cache
 
 
 class ArtifactRepository(pulumi.ComponentResource):
@@ -124,6 +133,31 @@ class ArtifactRepository(pulumi.ComponentResource):
             )
             self.proxy_path = self._path_of(self.proxy)
 
+        self.cache: gcp.artifactregistry.Repository | None = None
+        self.cache_path: pulumi.Output[str] | None = None
+        if args.build_cache:
+            # BuildKit reuses --cache-from layers on trust and Cloud Build then signs the result: the
+            # cache is read from a repository nobody but the image builder is granted to write
+            # (Artifact Registry IAM stops at the repository, so a tag pattern could not do this).
+            self.cache = gcp.artifactregistry.Repository(
+                "build-cache",
+                project=args.project,
+                location=args.location,
+                format="DOCKER",
+                mode="STANDARD_REPOSITORY",
+                repository_id=build_cache_id(s.repository_id),
+                description="Build cache of the image pipeline: written only by its builder, managed by Pulumi",
+                # Every build pushes a tag of its own: nothing here is ever overwritten.
+                docker_config={"immutable_tags": True},
+                kms_key_name=s.kms_key_name,
+                # The same bytes are in the main repository, scanned there if at all: no second bill.
+                vulnerability_scanning_config={"enablement_config": "DISABLED"},
+                cleanup_policies=CACHE_CLEANUP,
+                cleanup_policy_dry_run=False,
+                # Only a cache: not protected, and deleted first when replaced (the id would clash).
+                opts=pulumi.ResourceOptions(parent=self, depends_on=waits, delete_before_replace=True),
+            )
+            self.cache_path = self._path_of(self.cache)
         self.grants: dict[Role, list[gcp.artifactregistry.RepositoryIamMember]] = {"reader": [], "writer": []}
         configured: tuple[tuple[Role, tuple[str, ...]], ...] = (("reader", s.readers), ("writer", s.writers))
         for role, members in configured:
@@ -143,17 +177,19 @@ class ArtifactRepository(pulumi.ComponentResource):
             # Shown in every preview: the one place a user sees it before it happens.
             pulumi.log.warn(audit_config_warning(args.project), resource=audit)
 
-        self.register_outputs({"host": self.host, "path": self.path, "proxyPath": self.proxy_path})
+        self.register_outputs({"host": self.host, "path": self.path, "proxyPath": self.proxy_path,
+                               "cachePath": self.cache_path})
 
-    def grant(self, key: str, member: pulumi.Input[str], role: Role,
-              proxy: bool = False, legacy_key: str | None = None) -> gcp.artifactregistry.RepositoryIamMember:
-        """Additive binding of `role` on this repository only (never project-wide, never public).
-        `key` names the binding in the stack, since `member` may not be known until deploy;
-        `legacy_key` is a former key, aliased so the binding is renamed, never revoked and re-made."""
-        target = self.proxy if proxy else self.repository
+    def grant(self, key: str, member: pulumi.Input[str], role: Role, proxy: bool = False,
+              legacy_key: str | None = None, cache: bool = False) -> gcp.artifactregistry.RepositoryIamMember:
+        """Additive binding of `role` on this repository only (never project-wide, never public), or
+        on its Docker Hub proxy or build cache. `key` names the binding in the stack, since `member`
+        may not be known until deploy; `legacy_key` is a former key, aliased so the binding is
+        renamed, never revoked and re-made."""
+        target = self.proxy if proxy else self.cache if cache else self.repository
         if target is None:
-            raise ValueError("no Docker Hub proxy repository in this stack")
-        prefix = f"{'proxy' if proxy else 'repo'}-{role}"
+            raise ValueError(f"no {'Docker Hub proxy' if proxy else 'build cache'} repository in this stack")
+        prefix = f"{'proxy' if proxy else 'cache' if cache else 'repo'}-{role}"
         aliases = [pulumi.Alias(name=f"{prefix}-{legacy_key}")] if legacy_key else None
         binding = gcp.artifactregistry.RepositoryIamMember(
             f"{prefix}-{key}",
@@ -164,7 +200,7 @@ class ArtifactRepository(pulumi.ComponentResource):
             member=member,
             opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
         )
-        if not proxy:
+        if not proxy and not cache:
             self.grants[role].append(binding)
         return binding
 

@@ -33,7 +33,7 @@ BUILT_INS = {"PROJECT_ID", "PROJECT_NUMBER", "LOCATION", "BUILD_ID", "COMMIT_SHA
 BUILT_TAG_PATTERN = "^[0-9a-f]{7}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 NEWEST_BUILT = f"--include-tags --filter='tags ~ {BUILT_TAG_PATTERN}' --sort-by=~update_time --limit=1"
 # Cloud Build reads `$` as a substitution: the pattern's anchor reaches gcloud as `$$` -> `$`.
-FIND_CACHE_COMMAND = (f'gcloud artifacts docker images list "${{_IMAGE}}" {NEWEST_BUILT.replace("$", "$$")} '
+FIND_CACHE_COMMAND = (f'gcloud artifacts docker images list "${{_CACHE_IMAGE}}" {NEWEST_BUILT.replace("$", "$$")} '
                       "--format='value(format(\"{0}@{1}\",package,version))'")
 # No cache (a first build, or a listing error the log shows) is not a failure.
 FIND_CACHE_SCRIPT = f"{FIND_CACHE_COMMAND} > {CACHE_FILE} || : > {CACHE_FILE}\n"
@@ -44,8 +44,10 @@ BUILD_ENV = ["DOCKER_BUILDKIT=1"]
 
 def build_script(app_dir: str, tags: list[str]) -> str:
     """POSIX sh for the docker:cli image: build for linux/amd64 from the cache if there is one, and
-    write inline cache metadata into the image so that the next build can use it as `--cache-from`."""
-    tag_args = " ".join(f'-t "${{_IMAGE}}:{tag}"' for tag in tags)
+    write inline cache metadata into the image so that the next build can use it as `--cache-from`.
+    The same image is tagged for the cache repository, where the next build finds it."""
+    refs = [f"${{_IMAGE}}:{tag}" for tag in tags] + [CACHE_REF]
+    tag_args = " ".join(f'-t "{ref}"' for ref in refs)
     return (
         f'cache="$$(cat {CACHE_FILE})"\n'
         "set --\n"
@@ -59,6 +61,8 @@ def build_script(app_dir: str, tags: list[str]) -> str:
 # The commit plus the build: a retried or re-run build of the same commit (a new BUILD_ID) gets a tag
 # of its own, so an immutable repository never refuses it; the commit stays readable in the tag.
 BUILD_TAG = "${SHORT_SHA}-${BUILD_ID}"
+# The build cache: its own repository, which only the image builder may write (ArtifactRepository).
+CACHE_REF = "${_CACHE_IMAGE}:" + BUILD_TAG
 
 
 def image_tags(mutable_tags: bool) -> list[str]:
@@ -101,8 +105,10 @@ PROVENANCE_OPTIONS: gcp.cloudbuild.TriggerBuildOptionsArgsDict = {
     **LOGGING_OPTIONS, "requested_verify_option": "VERIFIED"}
 
 
-def build_spec(image: pulumi.Input[str], source_url: str, mutable_tags: bool, app_dir: str = "app",
-               fail_on_severity: str | None = None, region: str = "us-central1") -> gcp.cloudbuild.TriggerBuildArgsDict:
+def build_spec(image: pulumi.Input[str], cache_image: pulumi.Input[str], source_url: str, mutable_tags: bool,
+               app_dir: str = "app", fail_on_severity: str | None = None,
+               region: str = "us-central1") -> gcp.cloudbuild.TriggerBuildArgsDict:
+    """CACHE_IMAGE: the image's path in the build cache repository, the only place --cache-from reads."""
     tags = image_tags(mutable_tags)
     steps: list[gcp.cloudbuild.TriggerBuildStepArgsDict] = [
         {"id": "find-cache", "name": GCLOUD_IMAGE, "entrypoint": "bash", "args": ["-c", FIND_CACHE_SCRIPT]},
@@ -117,8 +123,8 @@ def build_spec(image: pulumi.Input[str], source_url: str, mutable_tags: bool, ap
     return {
         "steps": steps,
         # Listed images are pushed by Cloud Build itself, after every step passed, with provenance.
-        "images": [f"${{_IMAGE}}:{tag}" for tag in tags],
-        "substitutions": {"_IMAGE": image, "_SOURCE": source_url},
+        "images": [*(f"${{_IMAGE}}:{tag}" for tag in tags), CACHE_REF],
+        "substitutions": {"_IMAGE": image, "_CACHE_IMAGE": cache_image, "_SOURCE": source_url},
         "options": PROVENANCE_OPTIONS,
         "timeout": "900s",
     }

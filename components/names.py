@@ -13,6 +13,7 @@ BUDGET_NAME_MAX = 60
 # Artifact Registry repository ids: 63 characters at most.
 REPOSITORY_ID_MAX = 63
 DOCKER_HUB_PROXY_SUFFIX = "-dockerhub"
+BUILD_CACHE_SUFFIX = "-buildcache"
 
 
 def _hash(text: str, size: int = 8) -> str:
@@ -50,3 +51,7 @@ def budget_display_name(stack: str) -> str:
 
 def docker_hub_proxy_id(repository_id: str) -> str:
     return f"{repository_id}{DOCKER_HUB_PROXY_SUFFIX}"
+
+
+def build_cache_id(repository_id: str) -> str:
+    return f"{repository_id}{BUILD_CACHE_SUFFIX}"

@@ -326,6 +326,11 @@ class Settings:
         return self.uses_build_trigger and self.promotion.source_repository is not None
 
     @property
+    def uses_build_cache(self) -> bool:
+        """The trigger builds (it does not promote): its cache gets a repository of its own."""
+        return self.uses_build_trigger and self.promotion.source_repository is None
+
+    @property
     def pipeline_only_repository(self) -> bool:
         """Production's repository (and a promoting stack's) holds only what the image pipeline put
         there: `pulumi up` pushes nothing to it and prints no command that would."""
@@ -632,6 +637,13 @@ def _derived_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
                                     f"at most {longest} characters with dockerHubProxy on{why}: the cache "
                                     f"repository is named {ar.repository_id[:8]}...{names.DOCKER_HUB_PROXY_SUFFIX} "
                                     f"({len(cache_id)} characters, {names.REPOSITORY_ID_MAX} at most)"))
+    build_cache = names.build_cache_id(ar.repository_id)
+    if s.uses_build_cache and len(build_cache) > names.REPOSITORY_ID_MAX:
+        longest = names.REPOSITORY_ID_MAX - len(names.BUILD_CACHE_SUFFIX)
+        problems.append(Problem(f"{ns}:artifactRegistry.repositoryId", ar.repository_id,
+                                f"at most {longest} characters with buildTrigger.githubRepository: the build "
+                                f"cache repository is named {ar.repository_id[:8]}...{names.BUILD_CACHE_SUFFIX} "
+                                f"({len(build_cache)} characters, {names.REPOSITORY_ID_MAX} at most)"))
     if s.uses_build_trigger and s.gcp:
         # The pipeline grants its builder this binding itself; a second resource for it would revoke
         # it when either is deleted.

@@ -28,15 +28,17 @@ from tests.peers import binary
 
 SUBSTITUTION = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 SAMPLE = {"_IMAGE": "asia-northeast3-docker.pkg.dev/p/images/hello-nginx", "_SOURCE": "https://github.com/a/b",
+          "_CACHE_IMAGE": "asia-northeast3-docker.pkg.dev/p/images-buildcache/hello-nginx",
           "SHORT_SHA": "0123abc", "COMMIT_SHA": "0123abc" + "0" * 33,
           "BUILD_ID": "5f1e2d3c-0000-4000-8000-000000000001",
           # A promotion run's two values: the recorded provenance's digest and commit.
           "_SOURCE_DIGEST": fx.DIGEST, "_SOURCE_COMMIT": fx.COMMIT}
+BUILT_INTO = (SAMPLE["_IMAGE"], SAMPLE["_CACHE_IMAGE"], SAMPLE["_SOURCE"])
 PROMOTED = (SAMPLE["_IMAGE"], fx.IMAGE, fx.REPOSITORY, fx.TRIGGER)
 # Every shape the program generates: build or promotion, with and without the vulnerability gate.
 SPECS = {
-    "build": lambda: build_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE"], True),
-    "build-gated": lambda: build_spec(SAMPLE["_IMAGE"], SAMPLE["_SOURCE"], False, "app", "HIGH", "asia-northeast3"),
+    "build": lambda: build_spec(*BUILT_INTO, True),
+    "build-gated": lambda: build_spec(*BUILT_INTO, False, "app", "HIGH", "asia-northeast3"),
     "promotion": lambda: promotion_spec(*PROMOTED, None, "asia-northeast3"),
     "promotion-gated": lambda: promotion_spec(*PROMOTED, "CRITICAL", "europe-west1"),
 }
@@ -85,7 +87,7 @@ def test_shell_variables_are_escaped_for_cloud_build(kind: str) -> None:
 
 
 def test_the_gate_runs_after_the_build_and_before_any_push() -> None:
-    plain, gated = build_spec("I", "S", False), build_spec("I", "S", False, "app", "HIGH", "europe-west4")
+    plain, gated = build_spec("I", "C", "S", False), build_spec("I", "C", "S", False, "app", "HIGH", "europe-west4")
     assert [s["id"] for s in plain["steps"]] == ["find-cache", "build"]
     gate = gated["steps"][-1]
     assert (gate["id"], gate["wait_fors"], gate["name"]) == ("vulnerability-gate", ["build"], spec_module.SCAN_IMAGE)
@@ -134,17 +136,18 @@ def test_what_the_promotion_expects_cannot_be_changed_by_a_run() -> None:
 
 
 def test_substituted_script_reads_as_the_shell_sees_it() -> None:
-    build = build_spec("IMAGE", "SOURCE", False)["steps"][1]["args"][1]
+    build = build_spec("IMAGE", "CACHE", "SOURCE", False)["steps"][1]["args"][1]
     script = cloud_build_substitute(build)
     assert 'set -- --cache-from "$cache"' in script
-    assert f'-t "{SAMPLE["_IMAGE"]}:{SAMPLE["SHORT_SHA"]}-{SAMPLE["BUILD_ID"]}" app' in script
+    built = f'{SAMPLE["SHORT_SHA"]}-{SAMPLE["BUILD_ID"]}'
+    assert f'-t "{SAMPLE["_IMAGE"]}:{built}" -t "{SAMPLE["_CACHE_IMAGE"]}:{built}" app' in script
     assert "latest" not in script
 
 
 def test_a_retried_build_of_the_same_commit_pushes_new_tags() -> None:
     """Immutable repositories refuse a second push of a tag: a retry (same commit, new BUILD_ID) must
     not reuse any tag the first build pushed."""
-    images = build_spec("IMAGE", "SOURCE", False)["images"]
+    images = build_spec("IMAGE", "CACHE", "SOURCE", False)["images"]
     first = {cloud_build_substitute(i, BUILD_ID="build-1") for i in images}
     retry = {cloud_build_substitute(i, BUILD_ID="build-2") for i in images}
     assert first and not first & retry, (first, retry)
@@ -152,7 +155,7 @@ def test_a_retried_build_of_the_same_commit_pushes_new_tags() -> None:
 
 
 def test_images_carry_inline_cache_metadata_built_by_buildkit() -> None:
-    step = build_spec("IMAGE", "SOURCE", False)["steps"][1]
+    step = build_spec("IMAGE", "CACHE", "SOURCE", False)["steps"][1]
     script = cloud_build_substitute(step["args"][1])
     # BuildKit only: the legacy builder ignores BUILDKIT_INLINE_CACHE and cannot use it as --cache-from.
     assert "DOCKER_BUILDKIT=1" in step["envs"]
@@ -191,7 +194,7 @@ def test_gcloud_build_config_loader_accepts_the_build(tmp_path: Path, kind: str)
 
 @pytest.mark.integration
 def test_the_loader_check_can_fail(tmp_path: Path) -> None:
-    spec = as_cloudbuild_yaml(build_spec("I", "S", False))
+    spec = as_cloudbuild_yaml(build_spec("I", "C", "S", False))
     spec["options"]["requested_verify_option"] = "VERIFY"
     path = tmp_path / "cloudbuild.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -272,11 +275,12 @@ def test_find_cache_takes_the_newest_image_the_pipeline_built() -> None:
     limit), with tags, and keeps the newest one with the pipeline's tag."""
     command = shlex.split(cloud_build_substitute(spec_module.FIND_CACHE_COMMAND))
     listed = docker_images_list(command, ATTACHMENT_FIRST)
-    assert listed["printed"] == f"{SAMPLE['_IMAGE']}@sha256:{'ab' * 32}"
+    # From the cache repository, only the builder's.
+    assert listed["printed"] == f"{SAMPLE['_CACHE_IMAGE']}@sha256:{'ab' * 32}"
     assert listed["asked"] == {"order_by": "update_time desc", "limit": None, "view": "FULL"}
     # The filter this replaced (`tags:*`) took the image someone else pushed.
     old = [a if not a.startswith("--filter=") else "--filter=tags:*" for a in command]
-    assert docker_images_list(old, ATTACHMENT_FIRST)["printed"] == f"{SAMPLE['_IMAGE']}@sha256:{'ef' * 32}"
+    assert docker_images_list(old, ATTACHMENT_FIRST)["printed"] == f"{SAMPLE['_CACHE_IMAGE']}@sha256:{'ef' * 32}"
 
 
 @pytest.mark.integration

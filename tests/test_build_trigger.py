@@ -59,10 +59,44 @@ def test_builder_account_and_its_exact_grants(gen1: StackRun) -> None:
     repo_roles = [(m.inputs["repository"], m.inputs["role"])
                   for m in gen1.of_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
                   if m.inputs["member"] == member]
-    assert repo_roles == [("images", "roles/artifactregistry.writer")]
+    assert sorted(repo_roles) == [("images", "roles/artifactregistry.writer"),
+                                  ("images-buildcache", "roles/artifactregistry.writer")]
     every_role = {str(r.inputs.get("role")) for r in gen1.resources if r.inputs.get("member") == member}
     assert not every_role & {"roles/owner", "roles/editor", "roles/artifactregistry.admin",
                              "roles/cloudbuild.builds.builder"}
+
+
+CACHE_REPO = "gcp:artifactregistry/repository:Repository"
+REPO_GRANT = "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"
+
+
+def test_the_build_cache_is_a_repository_only_the_builder_writes() -> None:
+    """BuildKit trusts --cache-from layers: they come only from a repository whose one writer is the
+    builder, whatever readers and writers the stack's own repository has."""
+    run = run_stack("dev", overrides={
+        f"{NS}:buildTrigger": {"githubRepository": "acme/site"},
+        f"{NS}:artifactRegistry": {"readers": ["group:readers@example.com"], "writers": ["user:dev@example.com"]}})
+    cache = run.one(CACHE_REPO, "build-cache")
+    assert cache.inputs["repositoryId"] == "images-buildcache" and cache.inputs["mode"] == "STANDARD_REPOSITORY"
+    assert cache.inputs["dockerConfig"] == {"immutableTags": True} and cache.protect is False
+    assert [p["id"] for p in cache.inputs["cleanupPolicies"]] == ["keep-recent", "delete-untagged", "delete-old"]
+    on_cache = [(g.inputs["role"], g.inputs["member"]) for g in run.of_type(REPO_GRANT)
+                if g.inputs["repository"] == "images-buildcache"]
+    assert on_cache == [("roles/artifactregistry.writer", BUILDER.format(stack="dev"))]
+    on_images = {g.inputs["member"] for g in run.of_type(REPO_GRANT) if g.inputs["repository"] == "images"}
+    assert {"group:readers@example.com", "user:dev@example.com"} <= on_images
+    build = run.one(TRIGGER).inputs["build"]
+    # The lookup lists the cache repository only; the build tags the cache image, Cloud Build pushes it.
+    assert 'images list "${_CACHE_IMAGE}"' in build["steps"][0]["args"][1]
+    assert '"${_IMAGE}"' not in build["steps"][0]["args"][1]
+    assert "${_CACHE_IMAGE}:${SHORT_SHA}-${BUILD_ID}" in build["images"]
+    # The first build must not fail for want of the grant.
+    assert f"{REPO_GRANT}:cache-writer-image-builder" in run.deps_of(run.one(TRIGGER))
+
+
+def test_no_build_cache_where_nothing_is_built(dev: StackRun, promoting: StackRun) -> None:
+    for run in (dev, promoting):
+        assert not [r for r in run.of_type(CACHE_REPO) if r.name == "build-cache"]
 
 
 def test_first_generation_trigger(gen1: StackRun) -> None:
@@ -85,13 +119,16 @@ def test_steps_build_from_the_app_folder_with_pinned_builders(gen1: StackRun) ->
     assert "--cache-from" in script and "--platform linux/amd64" in script and script.rstrip().endswith(" app")
     assert build["substitutions"] == {
         "_IMAGE": "asia-northeast3-docker.pkg.dev/image-sharing-dev/images/hello-nginx",
+        "_CACHE_IMAGE": "asia-northeast3-docker.pkg.dev/image-sharing-dev/images-buildcache/hello-nginx",
         "_SOURCE": "https://github.com/acme/site"}
 
 
 def test_moving_tag_only_with_mutable_tags(gen1: StackRun, gen1_prod: StackRun) -> None:
-    assert gen1.one(TRIGGER).inputs["build"]["images"] == ["${_IMAGE}:${SHORT_SHA}-${BUILD_ID}", "${_IMAGE}:latest"]
+    cache = "${_CACHE_IMAGE}:${SHORT_SHA}-${BUILD_ID}"
+    assert gen1.one(TRIGGER).inputs["build"]["images"] == ["${_IMAGE}:${SHORT_SHA}-${BUILD_ID}", "${_IMAGE}:latest",
+                                                           cache]
     prod_build = gen1_prod.one(TRIGGER).inputs["build"]
-    assert prod_build["images"] == ["${_IMAGE}:${SHORT_SHA}-${BUILD_ID}"]
+    assert prod_build["images"] == ["${_IMAGE}:${SHORT_SHA}-${BUILD_ID}", cache]
     assert ":latest" not in prod_build["steps"][1]["args"][1]
 
 

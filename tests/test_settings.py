@@ -207,3 +207,13 @@ def test_a_promoting_stack_refuses_the_sample_image_too() -> None:
     message = refused("dev", {f"{NS}:buildTrigger": {"githubRepository": "acme/site", "requireApproval": True},
                               f"{NS}:promotion": {"sourceRepository": source}})
     assert f"expected false when promotion.sourceRepository is set ({source})" in message
+
+
+def test_the_build_cache_repository_name_must_fit() -> None:
+    long_id = "a" * 53  # fits alone (63), not with "-buildcache"
+    trigger = {f"{NS}:buildTrigger": {"githubRepository": "acme/site"}}
+    message = refused("dev", {**trigger, **ar(repositoryId=long_id)})
+    assert (f"artifactRegistry.repositoryId = '{long_id}': expected at most 52 characters with "
+            "buildTrigger.githubRepository: the build cache repository is named aaaaaaaa...-buildcache (64 characters, "
+            "63 at most)") in message
+    run_stack("dev", overrides={**trigger, **ar(repositoryId="a" * 52)})
