@@ -4,12 +4,22 @@ pulumi-docker rebuilds `docker.Image` whenever one of its build inputs changes (
 computes, see components/docker_context.py, and every other `build` field), and a rebuild gives new
 bytes. So the tag hashes exactly those inputs: whatever makes pulumi-docker rebuild gives a new tag
 (safe with immutable tags, never a moved tag), and nothing else does. The tag is computed from the
-very dict handed to `docker.Image(build=...)`, so a build argument cannot be added without feeding it."""
+very dict handed to `docker.Image(build=...)`, so a build argument cannot be added without feeding it.
+
+pulumi-docker's digest and Docker's COPY both take each file's mode from the disk, and a checkout's
+modes follow the umask (0664 on a laptop with umask 002, 0644 in CI with 022). So the image is built
+from a copy of app/ whose modes are what git records: 0755 for a file with its owner-executable bit,
+0644 for any other, 0755 for directories. The same commit then gives the same tag, the same
+pulumi-docker digest and the same image layers on any machine."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import stat
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -18,10 +28,13 @@ from typing import Any, cast
 
 import pulumi_docker as docker
 
-from components.docker_context import context_digest
+from components.docker_context import SymlinkInContextError, context_digest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent  # where Pulumi runs the program and docker builds
 APP_DIR = PROJECT_DIR / "app"
+# The normalized copy docker.Image builds from (git-ignored; rewritten only when app/ changed). A
+# path relative to the project, like every build input, so it is the same on every machine.
+STAGED_APP = Path(".build-context") / "app"
 TAG_PREFIX = "src-"
 PLATFORM = "linux/amd64"
 REVISION_ARG = "REVISION"  # the tag itself, so a pure function of the other inputs
@@ -58,9 +71,62 @@ def image_build(build: docker.DockerBuildArgsDict, root: Path = PROJECT_DIR) -> 
     return ImageBuild(tag, {**build, "args": args})
 
 
-def sample_site_build(source_url: str) -> ImageBuild:
+def git_mode(mode: int) -> int:
+    """The mode a checkout of this file gets without a umask: git stores 100755 when the owner may
+    execute it, else 100644; directories are not stored, 0755."""
+    if stat.S_ISDIR(mode):
+        return 0o755
+    return 0o755 if mode & stat.S_IXUSR else 0o644
+
+
+def _listing(root: Path) -> list[tuple[str, int, bytes]]:
+    """Every entry under ROOT: relative path, normalized mode, bytes (b"" for a directory)."""
+    entries = []
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            raise SymlinkInContextError(path)
+        content = b"" if stat.S_ISDIR(info.st_mode) else path.read_bytes()
+        entries.append((path.relative_to(root).as_posix(), git_mode(info.st_mode), content))
+    return entries
+
+
+def _as_is(root: Path) -> list[tuple[str, int, bytes]]:
+    """ROOT's listing with the modes on disk (to tell whether a staged copy is still right)."""
+    return [(p.relative_to(root).as_posix(), stat.S_IMODE(p.lstat().st_mode),
+             b"" if p.is_dir() else p.read_bytes()) for p in sorted(root.rglob("*"))]
+
+
+def stage_context(source: Path, target: Path) -> None:
+    """Makes TARGET an exact copy of SOURCE with git's modes (git_mode), whatever the umask. An
+    up-to-date copy is left alone; otherwise a new one is written beside it and swapped in, so a
+    concurrent reader sees the old copy or the new one, never half of one."""
+    wanted = _listing(source)
+    if target.is_dir() and stat.S_IMODE(target.stat().st_mode) == 0o755 and _as_is(target) == wanted:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fresh = target.parent / f".{target.name}.{uuid.uuid4().hex}"
+    fresh.mkdir()
+    for relative, mode, content in wanted:
+        path = fresh / relative
+        if stat.S_ISDIR(source.joinpath(relative).lstat().st_mode):
+            path.mkdir()
+        else:
+            path.write_bytes(content)
+        os.chmod(path, mode)  # explicit: mkdir and open are subject to the umask
+    os.chmod(fresh, 0o755)
+    old = target.parent / f".{target.name}.old.{uuid.uuid4().hex}"
+    if target.exists():
+        os.rename(target, old)
+    os.rename(fresh, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def sample_site_build(source_url: str, root: Path = PROJECT_DIR) -> ImageBuild:
     """app/ for linux/amd64. SOURCE (the OCI source label) is a build input like any other: setting
     buildTrigger.githubRepository changes the image's config, so it gets a new tag."""
-    build: docker.DockerBuildArgsDict = {"context": "app", "dockerfile": "app/Dockerfile", "platform": PLATFORM,
-                                         "args": {"SOURCE": source_url}}
-    return image_build(build)
+    stage_context(root / "app", root / STAGED_APP)
+    context = STAGED_APP.as_posix()
+    build: docker.DockerBuildArgsDict = {"context": context, "dockerfile": f"{context}/Dockerfile",
+                                         "platform": PLATFORM, "args": {"SOURCE": source_url}}
+    return image_build(build, root)

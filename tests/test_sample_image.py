@@ -7,13 +7,24 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from components.app_source import APP_DIR, PROJECT_DIR, build_tag, image_build, sample_site_build
+from components.app_source import (
+    APP_DIR,
+    PROJECT_DIR,
+    STAGED_APP,
+    build_tag,
+    image_build,
+    sample_site_build,
+    stage_context,
+)
+from components.docker_context import SymlinkInContextError, context_digest
 from components.names import member_key
 from tests.harness import StackRun, is_secret, run_stack, unwrap
 
@@ -34,8 +45,9 @@ def test_gcp_stack_pushes_to_artifact_registry(dev: StackRun) -> None:
     tag = content_tag()
     assert TAG.match(tag)
     assert image.inputs["imageName"] == f"asia-northeast3-docker.pkg.dev/image-sharing-dev/images/hello-nginx:{tag}"
-    assert image.inputs["build"] == {"context": "app", "dockerfile": "app/Dockerfile", "platform": "linux/amd64",
-                                     "args": {"SOURCE": "unknown", "REVISION": tag}}
+    # Built from the copy of app/ with git's modes, at the same relative path on every machine.
+    assert image.inputs["build"] == {"context": ".build-context/app", "dockerfile": ".build-context/app/Dockerfile",
+                                     "platform": "linux/amd64", "args": {"SOURCE": "unknown", "REVISION": tag}}
     assert image.inputs.get("skipPush") is False
 
 
@@ -217,3 +229,87 @@ def test_outputs_say_how_to_run_it_on_the_port_nginx_listens_on(dev: StackRun) -
     assert listens == [str(CONTAINER_PORT)]
     out = dev.outputs["sampleImage"]["artifactRegistry"]
     assert out["run"] == f"docker run --rm -p 8080:8080 {out['digest']}"
+
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"]
+
+
+def checkout(origin: Path, where: Path, umask: int) -> Path:
+    """A `git clone` made under UMASK, as a laptop (002) or CI (022) makes it."""
+    subprocess.run([*GIT, "clone", "-q", str(origin), str(where)], check=True,
+                   preexec_fn=lambda: os.umask(umask))
+    return where
+
+
+def modes(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in root.rglob("*")}
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository holding app/ as committed, one file executable (git records 100755)."""
+    repo = tmp_path_factory.mktemp("origin")
+    shutil.copytree(APP_DIR, repo / "app")
+    (repo / "app" / "site" / "run.sh").write_text("#!/bin/sh\n")
+    (repo / "app" / "site" / "run.sh").chmod(0o755)
+    subprocess.run([*GIT, "init", "-q", str(repo)], check=True)
+    subprocess.run([*GIT, "-C", str(repo), "add", "-A"], check=True)
+    subprocess.run([*GIT, "-C", str(repo), "commit", "-qm", "app"], check=True)
+    return repo
+
+
+def test_same_commit_same_tag_under_any_umask(origin: Path, tmp_path: Path) -> None:
+    laptop, ci = checkout(origin, tmp_path / "laptop", 0o002), checkout(origin, tmp_path / "ci", 0o022)
+    # The checkouts really differ: group-writable files on the laptop.
+    assert modes(laptop / "app") != modes(ci / "app")
+    assert modes(laptop / "app")["site/index.html"] == 0o664 and modes(ci / "app")["site/index.html"] == 0o644
+    # What pulumi-docker would hash in app/ itself differs (the reason for the copy) ...
+    assert (context_digest(laptop / "app", laptop / "app" / "Dockerfile")
+            != context_digest(ci / "app", ci / "app" / "Dockerfile"))
+    # ... and in the copy it builds from, it does not: same tag, same build inputs, same digest input.
+    built = {name: sample_site_build("https://github.com/acme/site", root) for name, root in
+             (("laptop", laptop), ("ci", ci))}
+    assert built["laptop"].tag == built["ci"].tag
+    assert built["laptop"].build == built["ci"].build
+    staged = {name: root / STAGED_APP for name, root in (("laptop", laptop), ("ci", ci))}
+    assert (context_digest(staged["laptop"], staged["laptop"] / "Dockerfile")
+            == context_digest(staged["ci"], staged["ci"] / "Dockerfile"))
+    assert modes(staged["laptop"]) == modes(staged["ci"])
+    assert modes(staged["ci"])["site/run.sh"] == 0o755 and modes(staged["ci"])["site/index.html"] == 0o644
+    assert set(modes(staged["ci"]).values()) == {0o644, 0o755}
+
+
+def test_the_copy_follows_app_exactly(origin: Path, tmp_path: Path) -> None:
+    """A change git would record (bytes, a new or removed file, chmod +x) gives a new tag; a umask-only
+    difference (group write) does not; the copy never keeps a file app/ no longer has."""
+    root = checkout(origin, tmp_path / "work", 0o022)
+    app = root / "app"
+    first = sample_site_build("s", root).tag
+    (app / "site" / "index.html").chmod(0o664)
+    assert sample_site_build("s", root).tag == first
+    (app / "site" / "style.css").chmod(0o755)
+    executable = sample_site_build("s", root).tag
+    assert executable != first
+    (app / "site" / "style.css").chmod(0o644)
+    assert sample_site_build("s", root).tag == first
+    (app / "site" / "run.sh").unlink()
+    removed = sample_site_build("s", root).tag
+    assert removed not in (first, executable) and not (root / STAGED_APP / "site" / "run.sh").exists()
+    leftovers = [p.name for p in (root / STAGED_APP).parent.iterdir() if p.name != "app"]
+    assert leftovers == []
+
+
+def test_an_up_to_date_copy_is_not_rewritten(tmp_path: Path) -> None:
+    target = tmp_path / "staged"
+    stage_context(APP_DIR, target)
+    before = target.stat().st_ino
+    stage_context(APP_DIR, target)
+    assert target.stat().st_ino == before
+
+
+def test_a_symbolic_link_in_app_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "app"
+    shutil.copytree(APP_DIR, source)
+    (source / "site" / "link.html").symlink_to("index.html")
+    with pytest.raises(SymlinkInContextError, match=r"link\.html is a symbolic link"):
+        stage_context(source, tmp_path / "staged")
