@@ -154,8 +154,10 @@ class ArtifactRepository(pulumi.ComponentResource):
                 vulnerability_scanning_config={"enablement_config": "DISABLED"},
                 cleanup_policies=CACHE_CLEANUP,
                 cleanup_policy_dry_run=False,
-                # Only a cache: not protected, and deleted first when replaced (the id would clash).
-                opts=pulumi.ResourceOptions(parent=self, depends_on=waits, delete_before_replace=True),
+                # Protected in production like every repository there (the policy pack's rule), and
+                # deleted first if ever replaced on purpose (the id would clash).
+                opts=pulumi.ResourceOptions(parent=self, depends_on=waits, delete_before_replace=True,
+                                            protect=args.protect),
             )
             self.cache_path = self._path_of(self.cache)
         self.grants: dict[Role, list[gcp.artifactregistry.RepositoryIamMember]] = {"reader": [], "writer": []}

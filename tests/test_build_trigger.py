@@ -94,6 +94,10 @@ def test_the_build_cache_is_a_repository_only_the_builder_writes() -> None:
     assert f"{REPO_GRANT}:cache-writer-image-builder" in run.deps_of(run.one(TRIGGER))
 
 
+def test_the_build_cache_is_protected_in_production(gen1_prod: StackRun) -> None:
+    assert gen1_prod.one(CACHE_REPO, "build-cache").protect is True
+
+
 def test_no_build_cache_where_nothing_is_built(dev: StackRun, promoting: StackRun) -> None:
     for run in (dev, promoting):
         assert not [r for r in run.of_type(CACHE_REPO) if r.name == "build-cache"]
