@@ -22,6 +22,8 @@ from components.outputs import (
 from components.project_services import ProjectServices, ProjectServicesArgs, apis_for
 from components.providers import billing_provider, gcp_provider
 from components.registry_credentials import RegistryCredentials
+from components.registry_group import RegistryGroup, former_group_options, group_args
+from components.registry_host import RegistryHost, RegistryHostArgs
 from components.registry_monitoring import (
     RegistryMonitoring,
     RegistryMonitoringArgs,
@@ -104,10 +106,9 @@ if settings.gcp is not None:
             uptime_checks=settings.uses_alerts and not (settings.registry_vm.mode == "group"
                                                         and settings.registry_vm.group.load_balancer == "external")),
             gcp_opts)
-        vm = RegistryVm("registry-vm", RegistryVmArgs(
+        host = RegistryHost("registry-host", RegistryHostArgs(
             project=project,
             region=settings.gcp.region,
-            zone=settings.gcp.zone,
             vm=settings.registry_vm,
             registry=registry,
             credentials=credentials,
@@ -116,29 +117,37 @@ if settings.gcp is not None:
             tls_cert=settings.secrets.registry_tls_cert,
             tls_key=settings.secrets.registry_tls_key,
             repository=repository,
-            network=network,
         ), gcp_opts)
-        if vm.group is not None:
+        group: RegistryGroup | None = None
+        instances: dict[str, gcp.compute.Instance] = {}
+        if settings.registry_vm.mode == "group":
+            group = RegistryGroup("registry-group", group_args(
+                host, network, project=project, region=settings.gcp.region, vm=settings.registry_vm,
+                port=registry.port, tls_on_vms=settings.secrets.registry_tls_cert is not None, services=services,
+            ), former_group_options(gcp_opts))
             outputs["selfHostedRegistry"] = group_outputs(
-                vm.group, registry.port, registry.username, image_name, image_tag, project, settings.gcp.region)
+                group, registry.port, registry.username, image_name, image_tag, project, settings.gcp.region)
         else:
+            vm = RegistryVm("registry-vm", RegistryVmArgs(
+                project=project, region=settings.gcp.region, zone=settings.gcp.zone, vm=settings.registry_vm,
+                host=host, services=services, network=network), gcp_opts)
+            instances = vm.instances
             # The walkthrough's localhost:5000 commands work as written once the IAP tunnel is open.
             outputs["selfHostedRegistry"] = self_hosted_outputs(
                 f"localhost:{registry.port}", registry.username, image_name, image_tag,
                 tunnel=iap_tunnel(vm, next(iter(vm.instances)), project, registry.port))
             outputs["registryInstances"] = list(vm.instances)
+            if settings.registry_vm.storage == "disk":
+                outputs["registryDataDisk"] = data_disk_outputs(vm, project, settings.gcp.region)
         if settings.registry_vm.direct_access_cidrs:
             outputs["registryDirectAddresses"] = {name: network.address(index)
-                                                  for index, name in enumerate(vm.instances)}
-        if settings.registry_vm.storage == "disk":
-            outputs["registryDataDisk"] = data_disk_outputs(vm, project, settings.gcp.region)
+                                                  for index, name in enumerate(instances)}
         if settings.uses_alerts:
-            group = vm.group
             monitoring = RegistryMonitoring("registry-monitoring", RegistryMonitoringArgs(
                 project=project, region=settings.gcp.region, alerts=settings.alerts, network=network.network,
                 registry_port=registry.port, services=services,
                 instances={name: WatchedInstance(instance.instance_id, instance.network_interfaces.apply(
-                    lambda nics: nics[0].network_ip or "")) for name, instance in vm.instances.items()},
+                    lambda nics: nics[0].network_ip or "")) for name, instance in instances.items()},
                 data_disk=settings.registry_vm.storage == "disk",
                 load_balancer=None if group is None else WatchedLoadBalancer(
                     "internal" if group.internal else "external", group.address, group.forwarding_rule.name),

@@ -242,11 +242,3 @@ def cloud_init(config_yml: str, unit: str, disk_storage: bool, extra_units: dict
     timers = [name for name in extra_units or {} if name.endswith(".timer")]
     data["runcmd"] = [["systemctl", "daemon-reload"], ["systemctl", "start", UNIT_NAME, *timers]]
     return "#cloud-config\n" + render_yaml(data)
-
-
-def via_proxy(image: str, proxy_path: str) -> str:
-    """`registry:2.8.3` as pulled through the Docker Hub cache: PROXY/library/registry:2.8.3."""
-    first, slash, _ = image.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        return image  # already names a registry host
-    return f"{proxy_path}/{image if slash else 'library/' + image}"

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.gcp_locations import ZONES
 from components.project_services import COMPUTE, DNS, ProjectServices
-from components.registry_network import by_family
-from components.settings import RegistryGroupSettings
+from components.registry_host import RegistryHost, former_parent_alias
+from components.registry_network import RegistryNetwork, by_family
+from components.settings import RegistryGroupSettings, RegistryVmSettings
 
 # Where Google's health checkers and its load balancers' proxies connect from (documented ranges).
 HEALTH_CHECK_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
@@ -34,6 +36,7 @@ ARMOR_DEFAULT_PRIORITY = 2147483647
 BACKEND_TIMEOUT_SEC = 3600
 # COS boots, fetches its secrets and pulls the registry image before the first health check counts.
 AUTOHEAL_INITIAL_DELAY_SEC = 300
+COS_FAMILY, COS_PROJECT = "cos-stable", "cos-cloud"
 
 
 def health_check_request() -> tuple[str, int]:
@@ -62,7 +65,7 @@ class RegistryGroupArgs:
     port: int
     machine_type: str
     disk_type: str
-    boot_image: pulumi.Input[str]                # a pinned COS image, not a family
+    boot_image: pulumi.Input[str] | None         # a pinned COS image, not a family (None: today's cos-stable)
     metadata: Mapping[str, pulumi.Input[str]]     # the same user-data the single VM gets
     service_account_email: pulumi.Input[str]
     network: pulumi.Input[str]                    # self links of the registry's network and subnetwork
@@ -71,6 +74,25 @@ class RegistryGroupArgs:
     tls_on_vms: bool                              # the internal load balancer passes TLS through
     services: ProjectServices
     depends_on: Sequence[pulumi.Resource] = ()    # grants and secrets the first boot reads
+
+
+def group_args(host: RegistryHost, network: RegistryNetwork, *, project: str, region: str, vm: RegistryVmSettings,
+               port: int, tls_on_vms: bool, services: ProjectServices) -> RegistryGroupArgs:
+    """The group of VMs booting `host`'s user-data in `network`'s subnet."""
+    waits: list[pulumi.Resource] = [*services.needs(COMPUTE), *host.waits]
+    if network.nat is not None:
+        waits.append(network.nat)  # the image may come from the internet
+    return RegistryGroupArgs(
+        project=project, region=region, zones=ZONES[region], group=vm.group, port=port,
+        machine_type=vm.machine_type, disk_type=vm.disk_type, boot_image=None, metadata=host.template_metadata,
+        service_account_email=host.service_account.email, network=network.network,
+        subnetwork=network.subnetwork, network_tag=network.tag, tls_on_vms=tls_on_vms, services=services,
+        depends_on=waits)
+
+
+def former_group_options(opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+    """The group was once a child of RegistryVm: the alias keeps its URN, and so its children's."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[former_parent_alias()]))
 
 
 class RegistryGroup(pulumi.ComponentResource):
@@ -84,6 +106,12 @@ class RegistryGroup(pulumi.ComponentResource):
         if not args.zones:
             raise ValueError("a regional group needs the zones of its region")
         compute = args.services.needs(COMPUTE)
+        boot_image = args.boot_image
+        if boot_image is None:
+            # A pinned image, not the family: every VM of the group boots the same COS, and a new
+            # release becomes a new template, rolled out by the next `pulumi up`.
+            boot_image = gcp.compute.get_image_output(family=COS_FAMILY, project=COS_PROJECT,
+                                                      opts=pulumi.InvokeOutputOptions(parent=self)).self_link
 
         self.template = gcp.compute.InstanceTemplate(
             "registry",
@@ -91,7 +119,7 @@ class RegistryGroup(pulumi.ComponentResource):
             # A template cannot change: each change is a new template (new name), then a rolling update.
             name_prefix="registry-",
             machine_type=args.machine_type,
-            disks=[{"boot": True, "auto_delete": True, "source_image": args.boot_image,
+            disks=[{"boot": True, "auto_delete": True, "source_image": boot_image,
                     "disk_size_gb": 10, "disk_type": args.disk_type}],
             network_interfaces=[{"network": args.network, "subnetwork": args.subnetwork}],  # no public address
             service_account={"email": args.service_account_email,

@@ -27,6 +27,7 @@ from components.config_schema import (
     suggest,
 )
 from components.gcp_locations import REGIONS, ZONES
+from components.image_refs import image_host, via_proxy
 
 DEFAULT_REGION = "asia-northeast3"
 IAP_RANGE = "35.235.240.0/20"
@@ -384,12 +385,6 @@ class Settings:
         return self.production if explicit is None else explicit
 
 
-def image_host(image: str) -> str | None:
-    """The registry host an image reference names, or None for Docker Hub (`registry:2`, `bitnami/x`)."""
-    first, slash, _ = image.partition("/")
-    return first if slash and ("." in first or ":" in first or first == "localhost") else None
-
-
 def _label(value: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "-", value.lower())[:63]
 
@@ -622,8 +617,6 @@ def _group_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
 def _derived_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
     """Names the program builds from several keys must fit their targets too; each problem names
     the key to change."""
-    from components.registry_config import via_proxy  # it imports this module
-
     ar, image = s.artifact_registry, s.sample_image
     # The effective switch (`s.docker_hub_proxy`), not the key: the VM turns the cache on by itself when
     # it pulls registry.image from Docker Hub, and the cache's id is then derived all the same.

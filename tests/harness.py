@@ -313,7 +313,9 @@ def _records(monitor: _RecordingMonitor, loop: asyncio.AbstractEventLoop) -> lis
                      "retainOnDelete": req.retainOnDelete,
                      "ignoreChanges": list(req.ignoreChanges),
                      "replaceOnChanges": list(req.replaceOnChanges),
-                     "aliases": [alias.spec.name for alias in req.aliases if alias.HasField("spec")]},
+                     "aliases": [alias.spec.name for alias in req.aliases if alias.HasField("spec")],
+                     "aliasParents": [alias.spec.parentUrn for alias in req.aliases
+                                      if alias.HasField("spec") and alias.spec.parentUrn]},
         ))
     return records
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from components.image_refs import via_proxy
 from components.registry_config import (
     GCS_CHUNK_SIZE,
     FilesystemStorage,
@@ -16,7 +17,6 @@ from components.registry_config import (
     htpasswd,
     registry_config,
     render_yaml,
-    via_proxy,
     vm_unit,
 )
 from components.settings import RegistrySettings

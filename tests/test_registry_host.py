@@ -1,0 +1,80 @@
+"""The shared registry host: one account, one set of secrets and grants, one user-data, taken by the
+single-VM shape and the group shape alike; and moving those resources out of RegistryVm replaces
+nothing: every cloud resource a stack held before the host existed keeps its URN or is claimed by an
+alias (tests/registry_urns_before_host.json: the engine URNs computed on the commit before)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.harness import StackRun, run_stack
+from tests.test_inventory import example_run
+from tests.urns import engine_urns, lost
+
+NS = "image-sharing"
+BEFORE: dict[str, list[str]] = json.loads((Path(__file__).with_name("registry_urns_before_host.json")).read_text())
+GCS = {"storage": "gcs", "bucketName": "acme-registry-dev"}
+RUNS = {
+    "dev": lambda: example_run("dev"),
+    "prod": lambda: example_run("prod"),
+    "registry-group": lambda: example_run("registry-group"),
+    "registry-own-network": lambda: example_run("registry-own-network"),
+    "multi-vm-gcs": lambda: run_stack("dev", overrides={f"{NS}:registryVm": {**GCS, "instances": 2}}),
+    "group-external": lambda: run_stack("dev", overrides={f"{NS}:registryVm": {
+        **GCS, "mode": "group", "group": {"loadBalancer": "external", "domain": "registry.example.com",
+                                          "allowedSourceRanges": ["198.51.100.0/24"]}}}),
+}
+
+
+def _is_component(urn: str) -> bool:
+    """Components hold no cloud state: one that goes away deletes nothing in GCP."""
+    return urn.split("::")[2].rsplit("$", 1)[-1].startswith("image-sharing:")
+
+
+@pytest.mark.parametrize("case", sorted(RUNS))
+def test_no_cloud_resource_of_the_registry_changes_urn(case: str) -> None:
+    run = RUNS[case]()
+    before = [urn for urn in BEFORE[case] if not _is_component(urn)]
+    assert before, "the snapshot must list the registry's resources"
+    assert lost(before, run) == []
+
+
+def test_the_data_disk_and_the_bucket_keep_their_urn_or_an_alias() -> None:
+    """Named on their own: these two hold the images."""
+    disk = next(u for u in engine_urns(RUNS["prod"]()) if u.endswith("Disk::registry-data"))
+    assert disk == ("urn:pulumi:prod::image-sharing::image-sharing:registry:RegistryVm$gcp:compute/disk:Disk::"
+                    "registry-data")
+    for case in ("multi-vm-gcs", "registry-group"):
+        urns = engine_urns(RUNS[case]())
+        bucket = next(u for u in urns if u.endswith("Bucket::registry-bucket"))
+        assert ("urn:pulumi:dev::image-sharing::image-sharing:registry:RegistryVm$gcp:storage/bucket:Bucket::"
+                "registry-bucket") in urns[bucket]
+
+
+def test_without_the_aliases_the_moved_resources_would_be_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control case: the same check fails when the host's resources carry no alias."""
+    import pulumi
+
+    import components.registry_host as host
+    monkeypatch.setattr(host, "former_parent_alias", lambda: pulumi.Alias(name="unrelated-name"))
+    fresh = example_run.__wrapped__("registry-group")  # not the cached run
+    gone = lost([u for u in BEFORE["registry-group"] if not _is_component(u)], fresh)
+    assert any(u.endswith("Bucket::registry-bucket") for u in gone)
+    assert any(u.endswith("Account::registry-vm") for u in gone)
+
+
+def _shapes(run: StackRun) -> set[str]:
+    return {r.type.rsplit(":", 1)[-1] for r in run.resources if r.type.startswith("image-sharing:registry:")}
+
+
+def test_each_shape_takes_the_host_side_by_side() -> None:
+    single, group = RUNS["dev"](), RUNS["registry-group"]()
+    assert {"RegistryHost", "RegistryVm"} <= _shapes(single) and "RegistryGroup" not in _shapes(single)
+    assert {"RegistryHost", "RegistryGroup"} <= _shapes(group) and "RegistryVm" not in _shapes(group)
+    for run in (single, group):
+        host = next(r for r in run.resources if r.type == "image-sharing:registry:RegistryHost")
+        account = run.one("gcp:serviceaccount/account:Account")
+        assert account.parent == host.urn
