@@ -180,10 +180,12 @@ def _data_mount(disk_storage: bool) -> list[tuple[str, str]]:
     return [("RequiresMountsFor", VM_DATA_MOUNT), ("AssertPathIsMountPoint", VM_DATA_MOUNT)] if disk_storage else []
 
 
-def gc_arguments(registry: RegistrySettings, config_path: str) -> list[str]:
-    """`registry garbage-collect`: blobs no manifest references; with deletes enabled, also the
-    manifests no tag points at any more (an overwritten tag's old image)."""
-    return ["garbage-collect", *(["--delete-untagged"] if registry.delete_enabled else []), config_path]
+def gc_arguments(config_path: str) -> list[str]:
+    """`registry garbage-collect`: blobs no manifest references any more (those of manifests deleted by
+    digest through the API). Never `--delete-untagged`: on Distribution 2.8 it deletes the platform
+    manifests of every tagged image index (they carry no tag of their own; distribution#3004, fixed
+    in v3 only), and `docker buildx` pushes an index for almost every image."""
+    return ["garbage-collect", config_path]
 
 
 def gc_units(registry: RegistrySettings, image: str, disk_storage: bool, schedule: str,
@@ -195,7 +197,7 @@ def gc_units(registry: RegistrySettings, image: str, disk_storage: bool, schedul
            bind(f"{VM_CONFIG_DIR}/config.yml", CONFIG_PATH, read_only=True)]
     if disk_storage:
         run.append(bind(f"{VM_DATA_MOUNT}/data", DATA_PATH))
-    run += [image, *gc_arguments(registry, CONFIG_PATH)]
+    run += [image, *gc_arguments(CONFIG_PATH)]
     service: list[tuple[str, str]] = [("Type", "oneshot")]
     if gcr_registry:
         service.append(("Environment", "HOME=/home/registry"))
