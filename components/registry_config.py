@@ -35,6 +35,25 @@ UNIT_NAME = "registry.service"
 GC_SERVICE = "registry-gc.service"
 GC_TIMER = "registry-gc.timer"
 FETCH_SECRETS_SCRIPT = Path(__file__).with_name("fetch-secrets.sh")
+GC_WINDOW_SCRIPT = Path(__file__).with_name("gc-window.sh")
+READONLY_CONFIG = "config-readonly.yml"
+MODE_ENV = "/run/registry-mode.env"
+MODE_SERVICE = "registry-mode.service"
+MODE_TIMER = "registry-mode.timer"
+# The shared-bucket collection window (gc-window.sh): every registry reads the window object every
+# MODE_POLL_SEC and restarts read-only within its stop timeout; the collector waits GC_SETTLE_SEC
+# (more than both) before collecting, is stopped after GC_MAX_SEC, and the window's deadline is
+# later still, so no registry writes while a collector runs.
+# A stop lets requests in flight finish: the registry drains for DRAIN_TIMEOUT_SEC after SIGTERM, docker
+# waits DOCKER_STOP_SEC before SIGKILL, systemd STOP_TIMEOUT_SEC; all within the 90 s or so a
+# Compute Engine VM gets to shut down when it is stopped or deleted (a rolling replacement).
+DRAIN_TIMEOUT_SEC = 60
+DOCKER_STOP_SEC = 75
+STOP_TIMEOUT_SEC = 85
+MODE_POLL_SEC = 60
+GC_SETTLE_SEC = 300
+GC_MAX_SEC = 3300
+GC_WINDOW_SEC = GC_SETTLE_SEC + GC_MAX_SEC + 120
 MOUNT_DATA_DISK_SCRIPT = Path(__file__).with_name("mount-data-disk.sh")
 DATA_DISK_PATH = f"/dev/disk/by-id/google-{DATA_DISK_DEVICE}"
 
@@ -59,10 +78,12 @@ def debug_port(registry: RegistrySettings) -> int:
 
 
 def registry_config(registry: RegistrySettings, storage: Storage, *, http_secret: str | None,
-                    tls: bool = False, listen_host: str = "", debug_host: str = "127.0.0.1") -> dict[str, Any]:
+                    tls: bool = False, listen_host: str = "", debug_host: str = "127.0.0.1",
+                    read_only: bool = False) -> dict[str, Any]:
     """The registry's configuration. `http_secret=None` leaves it to REGISTRY_HTTP_SECRET (the VM
     fetches it from Secret Manager at start, so it never sits in instance metadata). `debug_host=""`
-    listens on every interface of the container: the VM publishes that port on its own loopback."""
+    listens on every interface of the container: the VM publishes that port on its own loopback.
+    `read_only`: pulls served, pushes and deletes refused (while another registry collects)."""
     driver: dict[str, Any]
     if isinstance(storage, GcsStorage):
         # With VM credentials 2.8 cannot sign GCS redirect URLs: serve blobs through the registry.
@@ -72,6 +93,8 @@ def registry_config(registry: RegistrySettings, storage: Storage, *, http_secret
         driver = {"filesystem": {"rootdirectory": storage.rootdirectory}}
     http: dict[str, Any] = {
         "addr": f"{listen_host}:{registry.port}",
+        # On SIGTERM, finish the requests in flight (a layer upload) before exiting.
+        "draintimeout": f"{DRAIN_TIMEOUT_SEC}s",
         "headers": {"X-Content-Type-Options": ["nosniff"]},
         # Health and Prometheus metrics: never published beyond a loopback.
         "debug": {"addr": f"{debug_host}:{debug_port(registry)}", "prometheus": {"enabled": True, "path": "/metrics"}},
@@ -88,8 +111,9 @@ def registry_config(registry: RegistrySettings, storage: Storage, *, http_secret
             "delete": {"enabled": registry.delete_enabled},
             "cache": {"blobdescriptor": "inmemory"},
             # Abandoned uploads are removed after a week.
-            "maintenance": {"uploadpurging": {"enabled": True, "age": "168h", "interval": "24h",
-                                              "dryrun": False}},
+            "maintenance": {"uploadpurging": {"enabled": not read_only, "age": "168h", "interval": "24h",
+                                              "dryrun": False},
+                            **({"readonly": {"enabled": True}} if read_only else {})},
         },
         "http": http,
         "auth": {"htpasswd": {"realm": "registry", "path": HTPASSWD_PATH}},
@@ -139,17 +163,21 @@ def bind(source: str, target: str, read_only: bool = False) -> str:
 
 
 def vm_unit(registry: RegistrySettings, image: str, project: str, secrets: list[VmSecret],
-            disk_storage: bool, gcr_registry: str | None = None) -> str:
+            disk_storage: bool, gcr_registry: str | None = None, shared_bucket: str | None = None) -> str:
     """The systemd unit that runs the pinned registry image; `docker -p` opens its port on COS.
-    The debug listener (health, metrics) is published on the VM's loopback only."""
+    The debug listener (health, metrics) is published on the VM's loopback only. With a
+    `shared_bucket`, the config it mounts is the one the collection window asks for (gc-window.sh
+    writes REGISTRY_CONFIG before each start), so a VM that boots during a window starts read-only."""
     fetch = " ".join([f"/bin/bash {VM_CONFIG_DIR}/fetch-secrets.sh {project}",
                       *(f"{s.secret_id}={VM_SECRETS_DIR}/{s.file_name}" for s in secrets)])
     debug = debug_port(registry)
     run = ["/usr/bin/docker run --rm --name registry",
+           f"--stop-timeout {DOCKER_STOP_SEC}",
            f"-p {registry.port}:{registry.port}",
            f"-p 127.0.0.1:{debug}:{debug}",
            f"--env-file {VM_SECRETS_DIR}/http-secret.env",
-           bind(f"{VM_CONFIG_DIR}/config.yml", CONFIG_PATH, read_only=True),
+           bind(f"{VM_CONFIG_DIR}/{'${REGISTRY_CONFIG}' if shared_bucket else 'config.yml'}", CONFIG_PATH,
+                read_only=True),
            bind(VM_SECRETS_DIR, AUTH_DIR, read_only=True)]
     if disk_storage:
         run.append(bind(f"{VM_DATA_MOUNT}/data", DATA_PATH))
@@ -164,11 +192,15 @@ def vm_unit(registry: RegistrySettings, image: str, project: str, secrets: list[
         service += [("Environment", "HOME=/home/registry"),
                     ("ExecStartPre", "/bin/mkdir -p /home/registry"),
                     ("ExecStartPre", f"/usr/bin/docker-credential-gcr configure-docker --registries={gcr_registry}")]
+    service.append(("ExecStartPre", fetch))
+    if shared_bucket:
+        service += [("Environment", "REGISTRY_CONFIG=config.yml"), ("EnvironmentFile", f"-{MODE_ENV}"),
+                    ("ExecStartPre", f"/bin/bash {VM_CONFIG_DIR}/gc-window.sh mode {shared_bucket} --at-start")]
     service += [
-        ("ExecStartPre", fetch),
         ("ExecStartPre", "-/usr/bin/docker rm -f registry"),
         ("ExecStart", " ".join(run)),
-        ("ExecStop", "/usr/bin/docker stop registry"),
+        ("ExecStop", f"/usr/bin/docker stop -t {DOCKER_STOP_SEC} registry"),
+        ("TimeoutStopSec", str(STOP_TIMEOUT_SEC)),
         ("Restart", "always"),
         ("RestartSec", "5"),
     ]
@@ -189,10 +221,12 @@ def gc_arguments(config_path: str) -> list[str]:
 
 
 def gc_units(registry: RegistrySettings, image: str, disk_storage: bool, schedule: str,
-             gcr_registry: str | None = None) -> dict[str, str]:
-    """A timer and a oneshot service: stop the registry (collection needs it stopped or read-only),
-    collect with the same image, config and data, and start the registry again whatever happened.
-    The collector's output goes to the journal, and from there to Cloud Logging."""
+             gcr_registry: str | None = None, shared_bucket: str | None = None) -> dict[str, str]:
+    """A timer and a oneshot service that collect with the same image and config. On its own disk the
+    VM stops its registry, collects, and starts it again whatever happened. With a `shared_bucket`,
+    every VM's timer fires on the same schedule; the first to open the window (gc-window.sh begin)
+    collects once every registry has gone read-only, the others skip; `registry-mode.timer` keeps each
+    registry's mode in step with the window. Output goes to the journal, and on to Cloud Logging."""
     run = ["/usr/bin/docker run --rm --name registry-gc",
            bind(f"{VM_CONFIG_DIR}/config.yml", CONFIG_PATH, read_only=True)]
     if disk_storage:
@@ -201,24 +235,54 @@ def gc_units(registry: RegistrySettings, image: str, disk_storage: bool, schedul
     service: list[tuple[str, str]] = [("Type", "oneshot")]
     if gcr_registry:
         service.append(("Environment", "HOME=/home/registry"))
-    service += [("ExecStartPre", f"systemctl stop {UNIT_NAME}"),
-                ("ExecStartPre", "-/usr/bin/docker rm -f registry-gc"),
-                ("ExecStart", " ".join(run)),
-                ("ExecStopPost", f"systemctl start --no-block {UNIT_NAME}")]
-    return {
+    if shared_bucket is None:
+        service += [("ExecStartPre", f"systemctl stop {UNIT_NAME}"),
+                    ("ExecStartPre", "-/usr/bin/docker rm -f registry-gc"),
+                    ("ExecStart", " ".join(run)),
+                    ("ExecStopPost", f"systemctl start --no-block {UNIT_NAME}")]
+        description = "Registry garbage collection (the registry is stopped meanwhile)"
+        # Persistent: a run missed while the VM was off happens at the next boot.
+        timer = [("OnCalendar", schedule), ("Persistent", "true")]
+    else:
+        window = f"/bin/bash {VM_CONFIG_DIR}/gc-window.sh"
+        service += [("ExecCondition", f"{window} begin {shared_bucket}"),
+                    ("ExecStartPre", f"/bin/sleep {GC_SETTLE_SEC}"),
+                    ("ExecStartPre", "-/usr/bin/docker rm -f registry-gc"),
+                    ("ExecStart", " ".join(run)),
+                    # Stopped before the window's deadline: no registry writes while it runs.
+                    ("TimeoutStartSec", str(GC_SETTLE_SEC + GC_MAX_SEC)),
+                    ("ExecStopPost", "-/usr/bin/docker rm -f registry-gc"),
+                    ("ExecStopPost", f"{window} end {shared_bucket}")]
+        description = "Registry garbage collection (every registry on the bucket read-only meanwhile)"
+        # Not Persistent: a late run would only open a window of its own, but there is no need.
+        timer = [("OnCalendar", schedule), ("AccuracySec", "1s")]
+    units = {
         GC_SERVICE: render_unit({
-            "Unit": [("Description", "Registry garbage collection (the registry is stopped meanwhile)"),
+            "Unit": [("Description", description),
                      ("Requires", "docker.service"), ("After", f"docker.service {UNIT_NAME}"),
                      *_data_mount(disk_storage)],
             "Service": service,
         }),
         GC_TIMER: render_unit({
             "Unit": [("Description", "Scheduled registry garbage collection")],
-            # Persistent: a run missed while the VM was off happens at the next boot.
-            "Timer": [("OnCalendar", schedule), ("Persistent", "true")],
+            "Timer": timer,
             "Install": [("WantedBy", "timers.target")],
         }),
     }
+    if shared_bucket is not None:
+        units[MODE_SERVICE] = render_unit({
+            "Unit": [("Description", "Registry read-only while a collection window is open on the bucket"),
+                     ("After", UNIT_NAME)],
+            "Service": [("Type", "oneshot"),
+                        ("ExecStart", f"/bin/bash {VM_CONFIG_DIR}/gc-window.sh mode {shared_bucket}")],
+        })
+        units[MODE_TIMER] = render_unit({
+            "Unit": [("Description", "Check the collection window every minute")],
+            "Timer": [("OnActiveSec", str(MODE_POLL_SEC)), ("OnUnitActiveSec", str(MODE_POLL_SEC)),
+                      ("AccuracySec", "1s")],
+            "Install": [("WantedBy", "timers.target")],
+        })
+    return units
 
 
 def mount_data_disk_command() -> list[str]:
@@ -226,11 +290,19 @@ def mount_data_disk_command() -> list[str]:
     return ["bash", "-c", MOUNT_DATA_DISK_SCRIPT.read_text(), "mount-data-disk", DATA_DISK_PATH, VM_DATA_MOUNT]
 
 
-def cloud_init(config_yml: str, unit: str, disk_storage: bool, extra_units: dict[str, str] | None = None) -> str:
+def cloud_init(config_yml: str, unit: str, disk_storage: bool, extra_units: dict[str, str] | None = None,
+               readonly_config_yml: str | None = None) -> str:
     """COS user-data: write the config, the secret fetcher and the units, then start the registry and
-    any timer (/etc is rewritten at each boot, so units are started, not enabled)."""
+    any timer (/etc is rewritten at each boot, so units are started, not enabled). With a read-only
+    config (a shared bucket), also that config and the collection window's script."""
+    shared = [] if readonly_config_yml is None else [
+        {"path": f"{VM_CONFIG_DIR}/{READONLY_CONFIG}", "permissions": "0644", "owner": "root",
+         "content": readonly_config_yml},
+        {"path": f"{VM_CONFIG_DIR}/gc-window.sh", "permissions": "0755", "owner": "root",
+         "content": GC_WINDOW_SCRIPT.read_text()}]
     files = [
         {"path": f"{VM_CONFIG_DIR}/config.yml", "permissions": "0644", "owner": "root", "content": config_yml},
+        *shared,
         {"path": f"{VM_CONFIG_DIR}/fetch-secrets.sh", "permissions": "0755", "owner": "root",
          "content": FETCH_SECRETS_SCRIPT.read_text()},
         {"path": f"/etc/systemd/system/{UNIT_NAME}", "permissions": "0644", "owner": "root", "content": unit},

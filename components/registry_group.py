@@ -37,6 +37,10 @@ BACKEND_TIMEOUT_SEC = 3600
 # COS boots, fetches its secrets and pulls the registry image before the first health check counts.
 AUTOHEAL_INITIAL_DELAY_SEC = 300
 COS_FAMILY, COS_PROJECT = "cos-stable", "cos-cloud"
+# A VM leaving the group (rolling replacement, autoscaler, autohealing) gets no new connections, and the
+# group waits this long for the ones in flight before deleting it; the registry then drains what is
+# left when the VM shuts down (http.draintimeout).
+CONNECTION_DRAINING_SEC = 300
 
 
 def health_check_request() -> tuple[str, int]:
@@ -223,6 +227,7 @@ class RegistryGroup(pulumi.ComponentResource):
             load_balancing_scheme="INTERNAL",
             protocol="TCP",
             health_checks=self.health_check.id,
+            connection_draining_timeout_sec=CONNECTION_DRAINING_SEC,
             backends=[{"group": self.manager.instance_group, "balancing_mode": "CONNECTION"}],
             opts=self._opts(compute))
         address = gcp.compute.Address(
@@ -289,6 +294,7 @@ class RegistryGroup(pulumi.ComponentResource):
             port_name="registry",
             timeout_sec=BACKEND_TIMEOUT_SEC,
             health_checks=self.health_check.id,
+            connection_draining_timeout_sec=CONNECTION_DRAINING_SEC,
             security_policy=armor.id,
             backends=[{"group": self.manager.instance_group, "balancing_mode": "UTILIZATION",
                        "capacity_scaler": 1.0}],

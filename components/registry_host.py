@@ -89,14 +89,19 @@ class RegistryHost(pulumi.ComponentResource):
             self.waits.append(self._bucket(vm.bucket_name))
 
         image, gcr_host = self._image()
-        config_yml = render_yaml(registry_config(args.registry, storage, http_secret=None,
-                                                 tls=args.tls_cert is not None, debug_host=""))
-        # Collection needs every registry writing to the store stopped: with one VM, it stops its own.
-        schedule = vm.gc_schedule if vm.instances == 1 and vm.mode == "single" else None
+        tls = args.tls_cert is not None
+        config_yml = render_yaml(registry_config(args.registry, storage, http_secret=None, tls=tls, debug_host=""))
+        schedule = vm.gc_schedule
+        # On one disk the VM stops its own registry to collect; on a bucket shared by several VMs (or a
+        # group), a collection window turns every registry read-only and one VM collects.
+        shared = vm.bucket_name if not self.disk_storage and schedule else None
+        readonly_yml = None if shared is None else render_yaml(registry_config(
+            args.registry, storage, http_secret=None, tls=tls, debug_host="", read_only=True))
         disk_storage = self.disk_storage
         user_data = pulumi.Output.from_input(image).apply(lambda ref: cloud_init(
-            config_yml, vm_unit(args.registry, ref, args.project, vm_secrets, disk_storage, gcr_host),
-            disk_storage, gc_units(args.registry, ref, disk_storage, schedule, gcr_host) if schedule else None))
+            config_yml, vm_unit(args.registry, ref, args.project, vm_secrets, disk_storage, gcr_host, shared),
+            disk_storage, gc_units(args.registry, ref, disk_storage, schedule, gcr_host, shared) if schedule else None,
+            readonly_yml))
         # A changed config is an in-place metadata update, applied at the next restart (single) or a
         # new template rolled out to the group.
         # COS would download its updates from the internet, which the VM cannot reach: they are

@@ -242,7 +242,7 @@ class RegistryVmSettings:
     gc_schedule: str | None = setting(
         "Sat *-*-* 19:00:00 UTC", check=calendar_problem,
         doc="When garbage collection runs (systemd OnCalendar, checked with systemd's calendar grammar; the "
-            "registry stops meanwhile). null: never.")
+            "registry stops, or is read-only on a bucket). null: never.")
     flow_logs: FlowLogSettings = setting(factory=FlowLogSettings, doc="VPC flow logs of the stack's own subnet.")
     noncurrent_version_days: int = setting(
         7, check=checks.in_range(1, 3650, " days"),

@@ -232,3 +232,15 @@ def test_client_ranges_of_both_families_get_a_rule_each() -> None:
     rules = _firewalls(run)
     assert rules["registry-clients"]["sourceRanges"] == ["10.20.0.0/24"]
     assert rules["registry-clients-v6"]["sourceRanges"] == ["fd20:a::/48"]
+
+
+def test_a_replaced_vm_drains_before_it_goes(internal: StackRun, external: StackRun) -> None:
+    """Rolling replacement: the load balancer stops sending a leaving VM new connections and the group
+    waits for those in flight, longer than the registry's own drain at shutdown."""
+    from components.registry_config import DRAIN_TIMEOUT_SEC
+    from components.registry_group import CONNECTION_DRAINING_SEC
+
+    assert CONNECTION_DRAINING_SEC > DRAIN_TIMEOUT_SEC
+    backends = [internal.one("gcp:compute/regionBackendService:RegionBackendService"),
+                external.one("gcp:compute/backendService:BackendService")]
+    assert [b.inputs["connectionDrainingTimeoutSec"] for b in backends] == [CONNECTION_DRAINING_SEC] * 2

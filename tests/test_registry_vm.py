@@ -209,9 +209,22 @@ def test_garbage_collection_is_scheduled_on_a_single_vm(dev: StackRun) -> None:
     assert "OnCalendar=Sat *-*-* 19:00:00 UTC" in files["/etc/systemd/system/registry-gc.timer"]
     off = with_vm(gcSchedule=None)
     assert not [f for f in user_data(off)["write_files"] if "registry-gc" in f["path"]]
-    # Several VMs share a bucket: one cannot stop the others, so none collects on its own.
+    # Several VMs share a bucket: every VM gets the window units, on the same schedule, for every VM
+    # to go read-only and one to collect (tests/test_registry_gc_window.py).
     shared = with_vm(storage="gcs", bucketName="acme-registry-images", instances=2)
-    assert not [f for f in user_data(shared)["write_files"] if "registry-gc" in f["path"]]
+    for name in ("registry-0", "registry-1"):
+        files = {f["path"]: f["content"] for f in user_data(shared, name)["write_files"]}
+        assert "ExecCondition=/bin/bash /etc/registry/gc-window.sh begin acme-registry-images" in files[
+            "/etc/systemd/system/registry-gc.service"]
+        assert "OnCalendar=Sat *-*-* 19:00:00 UTC" in files["/etc/systemd/system/registry-gc.timer"]
+        assert "/etc/systemd/system/registry-mode.timer" in files
+    group = with_vm(TLS, storage="gcs", bucketName="acme-registry-images", mode="group",
+                    group={"clientRanges": ["10.8.0.0/16"]})
+    metadata = group.one("gcp:compute/instanceTemplate:InstanceTemplate").inputs["metadata"]
+    template = yaml.safe_load(metadata["user-data"])
+    assert {f["path"] for f in template["write_files"]} >= {
+        "/etc/systemd/system/registry-gc.service", "/etc/systemd/system/registry-mode.timer",
+        "/etc/registry/config-readonly.yml", "/etc/registry/gc-window.sh"}
     daily = with_vm(gcSchedule="*-*-* 02:30:00")
     assert "OnCalendar=*-*-* 02:30:00" in {f["path"]: f["content"] for f in user_data(daily)["write_files"]}[
         "/etc/systemd/system/registry-gc.timer"]

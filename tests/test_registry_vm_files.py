@@ -36,7 +36,8 @@ pytestmark = pytest.mark.integration
 SETTINGS = RegistrySettings()
 SECRETS = [VmSecret("registry-htpasswd", "htpasswd"), VmSecret("registry-http-secret", "http-secret.env")]
 # Executables Container-Optimized OS ships that the unit may call; anything else fails verification.
-COS_BINARIES = ("/bin/bash", "/bin/mkdir", "/usr/bin/docker", "/usr/bin/docker-credential-gcr", "/usr/bin/systemctl")
+COS_BINARIES = ("/bin/bash", "/bin/mkdir", "/bin/sleep", "/usr/bin/docker", "/usr/bin/docker-credential-gcr",
+                "/usr/bin/systemctl")
 CLOUD_CONFIG_SCHEMA = Path("/usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json")
 
 

@@ -1,0 +1,390 @@
+"""Collection with several registries on one store (several VMs or the group on a bucket): a window in
+which every registry is read-only and one VM collects.
+
+- gc-window.sh (bash, curl) against a local fake of the metadata server and of the GCS JSON API's
+  object calls with generation preconditions: one VM opens the window, the others skip; every VM's
+  mode follows it; a window past its deadline is taken over; only the opener closes it.
+- The rendered units through systemd-analyze, the user-data through cloud-init's schema.
+- Two real registry processes (Debian's 2.8.2) on one filesystem store and one http secret, switched
+  to the rendered read-only config as gc-window.sh has registry.service do: pushes get a clear error
+  and pulls work during the window; after the unit's collection and the switch back, every tagged
+  image pulls with its digests and pushes work again."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import bcrypt
+import pytest
+import yaml
+
+from components.registry_config import (
+    CONFIG_PATH,
+    GC_MAX_SEC,
+    GC_SERVICE,
+    GC_SETTLE_SEC,
+    GC_TIMER,
+    GC_WINDOW_SCRIPT,
+    GC_WINDOW_SEC,
+    MODE_POLL_SEC,
+    MODE_SERVICE,
+    MODE_TIMER,
+    READONLY_CONFIG,
+    GcsStorage,
+    VmSecret,
+    cloud_init,
+    gc_units,
+    htpasswd,
+    registry_config,
+    render_yaml,
+    vm_unit,
+)
+from components.settings import RegistrySettings
+from tests.oci import write_index_layout, write_layout
+from tests.peers import binary, free_port
+from tests.test_registry_real import PASSWORD, USER, Registry, request, skopeo
+from tests.test_registry_vm_files import verify_unit
+
+BUCKET = "acme-registry-dev"
+OBJECT = "registry-maintenance/gc-window"
+IMAGE = "registry:2.8.3"
+SECRETS = [VmSecret("registry-htpasswd", "htpasswd"), VmSecret("registry-http-secret", "http-secret.env")]
+
+
+def shared_units(settings: RegistrySettings | None = None) -> dict[str, str]:
+    return gc_units(settings or RegistrySettings(), IMAGE, False, "Sat *-*-* 19:00:00 UTC", shared_bucket=BUCKET)
+
+
+def shared_user_data(settings: RegistrySettings | None = None) -> dict[str, Any]:
+    settings = settings or RegistrySettings()
+    storage = GcsStorage(bucket=BUCKET)
+    text = cloud_init(render_yaml(registry_config(settings, storage, http_secret=None)),
+                      vm_unit(settings, IMAGE, "proj", SECRETS, False, None, BUCKET), False, shared_units(settings),
+                      render_yaml(registry_config(settings, storage, http_secret=None, read_only=True)))
+    data: dict[str, Any] = yaml.safe_load(text.split("\n", 1)[1])
+    return data
+
+
+def written(data: dict[str, Any], path: str) -> str:
+    content: str = next(f["content"] for f in data["write_files"] if f["path"] == path)
+    return content
+
+
+# --- gc-window.sh against a fake metadata server and GCS ------------------------------------------
+
+
+class _FakeGcs(BaseHTTPRequestHandler):
+    """The token endpoint, and media GET / upload POST / DELETE of objects with ifGenerationMatch."""
+    objects: ClassVar[dict[str, tuple[int, bytes]]] = {}
+    generation: ClassVar[int] = 1000
+    auth: ClassVar[set[str]] = set()
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/metadata/instance/service-accounts/default/token":
+            return self._send(200, json.dumps({"access_token": "ya29.fake", "expires_in": 3599}).encode())
+        self.auth.add(self.headers.get("Authorization", ""))
+        name = unquote(url.path.removeprefix(f"/storage/v1/b/{BUCKET}/o/"))
+        if parse_qs(url.query).get("alt") != ["media"] or name not in self.objects:
+            return self._send(404, b'{"error": {"code": 404}}')
+        generation, body = self.objects[name]
+        return self._send(200, body, {"x-goog-generation": str(generation)})
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        self.auth.add(self.headers.get("Authorization", ""))
+        query = parse_qs(url.query)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        name = query["name"][0]
+        if query.get("ifGenerationMatch") == ["0"] and name in self.objects:
+            return self._send(412, b'{"error": {"code": 412}}')
+        type(self).generation += 1
+        self.objects[name] = (self.generation, body)
+        return self._send(200, json.dumps({"name": name, "generation": str(self.generation)}).encode())
+
+    def do_DELETE(self) -> None:
+        url = urlsplit(self.path)
+        self.auth.add(self.headers.get("Authorization", ""))
+        name = unquote(url.path.removeprefix(f"/storage/v1/b/{BUCKET}/o/"))
+        wanted = parse_qs(url.query).get("ifGenerationMatch", [None])[0]
+        if name not in self.objects:
+            return self._send(404, b"{}")
+        if wanted is not None and str(self.objects[name][0]) != wanted:
+            return self._send(412, b"{}")
+        del self.objects[name]
+        return self._send(204, b"")
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def gcs() -> Iterator[str]:
+    _FakeGcs.objects, _FakeGcs.auth = {}, set()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeGcs)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+class Vm:
+    """One VM's view: its own /run (window state, mode file) and a systemctl that records calls."""
+
+    def __init__(self, root: Path, url: str) -> None:
+        self.root, self.url = root, url
+        (root / "bin").mkdir(parents=True)
+        (root / "bin/systemctl").write_text(f'#!/bin/sh\necho "$@" >>{root}/systemctl.log\n')
+        (root / "bin/systemctl").chmod(0o755)
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": f"{self.root}/bin:/usr/bin:/bin", "METADATA_URL": f"{self.url}/metadata",
+               "STORAGE_URL": self.url, "GC_WINDOW_STATE": str(self.root / "gc-window"),
+               "REGISTRY_MODE_ENV": str(self.root / "registry-mode.env")}
+        return subprocess.run([binary("bash"), str(GC_WINDOW_SCRIPT), *args],
+                              capture_output=True, text=True, check=False, env=env, timeout=60)
+
+    @property
+    def mode(self) -> str:
+        return (self.root / "registry-mode.env").read_text().strip()
+
+    @property
+    def restarts(self) -> list[str]:
+        log = self.root / "systemctl.log"
+        return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.mark.integration
+def test_one_vm_opens_the_window_and_every_registry_follows_it(gcs: str, tmp_path: Path) -> None:
+    a, b = Vm(tmp_path / "a", gcs), Vm(tmp_path / "b", gcs)
+    for vm in (a, b):
+        assert vm.run("mode", BUCKET, "--at-start").returncode == 0
+        assert vm.mode == "REGISTRY_CONFIG=config.yml" and vm.restarts == []
+    opened = a.run("begin", BUCKET)
+    assert opened.returncode == 0, opened.stderr
+    deadline = int(_FakeGcs.objects[OBJECT][1])
+    assert abs(deadline - (time.time() + GC_WINDOW_SEC)) < 30
+    skipped = b.run("begin", BUCKET)  # the same timer fired on the other VM
+    assert skipped.returncode == 1 and "window is open" in skipped.stdout, skipped.stderr
+    for vm in (a, b):
+        assert vm.run("mode", BUCKET).returncode == 0
+        assert vm.mode == f"REGISTRY_CONFIG={READONLY_CONFIG}"
+        assert vm.restarts == ["restart registry.service"]
+        vm.run("mode", BUCKET)
+        assert vm.restarts == ["restart registry.service"], "no restart when the mode is unchanged"
+    assert b.run("end", BUCKET).returncode == 0
+    assert OBJECT in _FakeGcs.objects, "only the VM that opened the window closes it"
+    assert a.run("end", BUCKET).returncode == 0
+    assert OBJECT not in _FakeGcs.objects
+    for vm in (a, b):
+        vm.run("mode", BUCKET)
+        assert vm.mode == "REGISTRY_CONFIG=config.yml"
+        assert vm.restarts == ["restart registry.service"] * 2
+    assert _FakeGcs.auth == {"Bearer ya29.fake"}
+
+
+@pytest.mark.integration
+def test_a_vm_starting_during_a_window_starts_read_only(gcs: str, tmp_path: Path) -> None:
+    Vm(tmp_path / "a", gcs).run("begin", BUCKET)
+    late = Vm(tmp_path / "late", gcs)
+    assert late.run("mode", BUCKET, "--at-start").returncode == 0
+    assert late.mode == f"REGISTRY_CONFIG={READONLY_CONFIG}" and late.restarts == []
+
+
+@pytest.mark.integration
+def test_a_window_past_its_deadline_is_no_window(gcs: str, tmp_path: Path) -> None:
+    """A collector that died leaves its window: past the deadline, registries write again and the next
+    schedule opens a new one."""
+    _FakeGcs.objects[OBJECT] = (7, str(int(time.time()) - 10).encode())
+    vm = Vm(tmp_path / "a", gcs)
+    vm.run("mode", BUCKET, "--at-start")
+    assert vm.mode == "REGISTRY_CONFIG=config.yml"
+    opened = vm.run("begin", BUCKET)
+    assert opened.returncode == 0, opened.stderr
+    generation, body = _FakeGcs.objects[OBJECT]
+    assert generation != 7 and int(body) > time.time()
+
+
+@pytest.mark.integration
+def test_errors_are_failures_not_skips(tmp_path: Path) -> None:
+    """With no metadata server, begin exits 255 (ExecCondition: failure, not a quiet skip) and mode
+    leaves the registry as it was."""
+    vm = Vm(tmp_path / "a", f"http://127.0.0.1:{free_port()}")
+    assert vm.run("begin", BUCKET).returncode == 255
+    assert vm.run("mode", BUCKET).returncode != 0 or vm.restarts == []
+
+
+@pytest.mark.integration
+def test_gc_window_script_passes_shellcheck() -> None:
+    result = subprocess.run([binary("shellcheck"), "--severity=style", str(GC_WINDOW_SCRIPT)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
+
+
+# --- the rendered units and user-data -----------------------------------------------------------
+
+
+def test_the_window_outlasts_the_collector_and_the_settle_outlasts_a_switch() -> None:
+    """The collector starts only after every registry has read the window and restarted read-only,
+    and is stopped before the window's deadline lets them write again."""
+    from components.registry_config import DRAIN_TIMEOUT_SEC, STOP_TIMEOUT_SEC
+    assert STOP_TIMEOUT_SEC > DRAIN_TIMEOUT_SEC
+    assert GC_SETTLE_SEC > MODE_POLL_SEC + STOP_TIMEOUT_SEC + 60
+    service = shared_units()[GC_SERVICE]
+    assert f"TimeoutStartSec={GC_SETTLE_SEC + GC_MAX_SEC}" in service
+    assert GC_WINDOW_SEC > GC_SETTLE_SEC + GC_MAX_SEC
+
+
+def test_every_vm_on_a_bucket_gets_the_window_units_and_the_readonly_config() -> None:
+    data = shared_user_data()
+    units = {f["path"].rsplit("/", 1)[1] for f in data["write_files"] if f["path"].startswith("/etc/systemd/")}
+    assert units == {"registry.service", GC_SERVICE, GC_TIMER, MODE_SERVICE, MODE_TIMER}
+    assert data["runcmd"][-1] == ["systemctl", "start", "registry.service", GC_TIMER, MODE_TIMER]
+    readonly = yaml.safe_load(written(data, f"/etc/registry/{READONLY_CONFIG}"))
+    assert readonly["storage"]["maintenance"]["readonly"] == {"enabled": True}
+    assert "readonly" not in yaml.safe_load(written(data, "/etc/registry/config.yml"))["storage"]["maintenance"]
+    assert written(data, "/etc/registry/gc-window.sh") == GC_WINDOW_SCRIPT.read_text()
+    unit = written(data, "/etc/systemd/system/registry.service")
+    assert "source=/etc/registry/${REGISTRY_CONFIG},target=/etc/docker/registry/config.yml" in unit
+    assert unit.index("gc-window.sh mode acme-registry-dev --at-start") < unit.index("ExecStart=")
+    timer = shared_units()[GC_TIMER]
+    assert "Persistent" not in timer and "OnCalendar=Sat *-*-* 19:00:00 UTC" in timer
+
+
+@pytest.mark.integration
+def test_shared_user_data_passes_cloud_init_schema(tmp_path: Path) -> None:
+    path = tmp_path / "user-data"
+    path.write_text("#cloud-config\n" + yaml.safe_dump(shared_user_data()))
+    result = subprocess.run([binary("cloud-init"), "schema", "--config-file", str(path)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", [GC_SERVICE, GC_TIMER, MODE_SERVICE, MODE_TIMER, "registry.service"])
+def test_window_units_pass_systemd_analyze(tmp_path: Path, name: str) -> None:
+    unit = vm_unit(RegistrySettings(), IMAGE, "proj", SECRETS, False, "H", BUCKET)
+    result = verify_unit(tmp_path, unit, shared_units(), name)
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
+
+
+# --- two real registries on one store ----------------------------------------------------------------
+
+
+def _start(work: Path, storage: Path, config: dict[str, Any], port: int, debug_port: int) -> Registry:
+    config["http"]["addr"] = f"127.0.0.1:{port}"
+    config["http"]["debug"]["addr"] = f"127.0.0.1:{debug_port}"
+    config["http"]["secret"] = "shared-http-secret"
+    config["storage"]["filesystem"] = {"rootdirectory": str(storage)}
+    config["auth"]["htpasswd"]["path"] = str(work / "htpasswd")
+    (work / "config.yml").write_text(render_yaml(config))
+    registry = Registry(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", f"http://127.0.0.1:{debug_port}",
+                        work / "config.yml", work)
+    registry.start()
+    return registry
+
+
+class Pair:
+    """Two registries on one store, each restartable with either rendered config (as the unit does)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        data = shared_user_data(replace(RegistrySettings(), delete_enabled=True))
+        self.configs = {name: yaml.safe_load(written(data, f"/etc/registry/{name}"))
+                        for name in ("config.yml", READONLY_CONFIG)}
+        # Only the storage driver is this machine's: Debian's build has no gcs driver.
+        for config in self.configs.values():
+            del config["storage"]["gcs"], config["storage"]["redirect"]
+        self.storage = tmp_path / "store"
+        self.works = [tmp_path / f"registry-{i}" for i in (0, 1)]
+        self.ports = [(free_port(), free_port()) for _ in self.works]
+        hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+        for work in self.works:
+            work.mkdir()
+            (work / "htpasswd").write_text(htpasswd(USER, hashed))
+        self.registries: list[Registry] = []
+
+    def switch(self, name: str) -> None:
+        self.stop()
+        self.registries = [_start(work, self.storage, json.loads(json.dumps(self.configs[name])), *ports)
+                           for work, ports in zip(self.works, self.ports, strict=True)]
+
+    def stop(self) -> None:
+        for registry in self.registries:
+            registry.stop()
+
+
+def _push(registry: Registry, layout: Path, tag: str) -> subprocess.CompletedProcess[str]:
+    return skopeo("copy", "--all", "--dest-tls-verify=false", "--dest-creds", f"{USER}:{PASSWORD}",
+                  f"oci:{layout}:{tag}", f"docker://{registry.host}/shared:{tag}")
+
+
+def _pull(registry: Registry, digest: str, dest: Path) -> str:
+    result = skopeo("copy", "--all", "--src-tls-verify=false", "--src-creds", f"{USER}:{PASSWORD}",
+                    f"docker://{registry.host}/shared@{digest}", f"oci:{dest}:pulled")
+    assert result.returncode == 0, f"{digest}: {result.stderr}"
+    return str(json.loads((dest / "index.json").read_text())["manifests"][0]["digest"])
+
+
+def _unit_collect(config: Path) -> subprocess.CompletedProcess[str]:
+    """The collector's arguments as registry-gc.service passes them to the image."""
+    start = next(ln for ln in shared_units()[GC_SERVICE].splitlines() if ln.startswith("ExecStart="))
+    words = shlex.split(start.removeprefix("ExecStart="))
+    arguments = [str(config) if w == CONFIG_PATH else w for w in words[words.index(IMAGE) + 1:]]
+    return subprocess.run([binary("docker-registry"), *arguments], capture_output=True, text=True, check=False,
+                          timeout=60)
+
+
+@pytest.mark.integration
+def test_during_the_window_pushes_are_refused_pulls_work_and_nothing_tagged_is_lost(tmp_path: Path) -> None:
+    pair = Pair(tmp_path)
+    try:
+        pair.switch("config.yml")
+        first, second = pair.registries
+        pushed = {"multi": write_index_layout(tmp_path / "multi", "multi", attestation=True, content=b"multi")}
+        assert _push(first, tmp_path / "multi", "multi").returncode == 0
+        pushed["plain"] = [write_layout(tmp_path / "plain", "plain", content=b"plain")]
+        assert _push(second, tmp_path / "plain", "plain").returncode == 0
+        write_layout(tmp_path / "late", "late", content=b"pushed during the window")
+
+        pair.switch(READONLY_CONFIG)  # what gc-window.sh mode has registry.service do on every VM
+        first, second = pair.registries
+        refused = _push(first, tmp_path / "late", "late")
+        assert refused.returncode != 0 and "StatusCode: 405, Method not allowed" in refused.stderr, refused.stderr
+        status, _, body = request(f"{second.url}/v2/shared/blobs/uploads/", method="POST", auth=(USER, PASSWORD))
+        assert (status, body) == (405, b"Method not allowed\n"), (status, body)
+        for tag, digests in pushed.items():
+            for number, digest in enumerate(digests):
+                assert _pull(second if number % 2 else first, digest, tmp_path / f"ro-{tag}-{number}") == digest
+
+        result = _unit_collect(first.config)  # the collector, while both serve read-only
+        assert result.returncode == 0, result.stderr
+        status, _, _ = request(f"{first.url}/v2/", auth=(USER, PASSWORD))
+        assert status == 200, "the registries kept serving during the collection"
+
+        pair.switch("config.yml")  # the window closed
+        first, second = pair.registries
+        for tag, digests in pushed.items():
+            for number, digest in enumerate(digests):
+                assert _pull(first if number % 2 else second, digest, tmp_path / f"after-{tag}-{number}") == digest
+        assert _push(second, tmp_path / "late", "late").returncode == 0, "pushes work again"
+    finally:
+        pair.stop()
