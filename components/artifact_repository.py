@@ -10,6 +10,7 @@ from typing import Literal
 import pulumi
 import pulumi_gcp as gcp
 
+from components.image_refs import ArtifactRepositoryRef
 from components.names import build_cache_id, docker_hub_proxy_id, legacy_member_key, member_key
 from components.project_services import ARTIFACT_REGISTRY, CLOUD_KMS, RESOURCE_MANAGER, ProjectServices
 from components.settings import ArtifactRegistrySettings, CleanupSettings
@@ -107,6 +108,7 @@ class ArtifactRepository(pulumi.ComponentResource):
             opts=stateful,
         )
         self.host = f"{args.location}-docker.pkg.dev"
+        self.ref = ArtifactRepositoryRef(args.location, args.project, s.repository_id)
         self.path = self._path_of(self.repository)
 
         self.proxy: gcp.artifactregistry.Repository | None = None

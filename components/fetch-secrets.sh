@@ -3,6 +3,8 @@
 # so no secret sits in the instance metadata. Runs on Container-Optimized OS (bash, curl, sed, base64).
 # Usage: fetch-secrets.sh PROJECT SECRET_ID=DEST [SECRET_ID=DEST ...]
 # METADATA_URL and SECRET_MANAGER_URL exist so the tests can point it at a local fake.
+# The access token reaches curl in a private file (-H @file), never on a command line that any
+# process on the VM can read in /proc/*/cmdline.
 set -euo pipefail
 
 metadata="${METADATA_URL:-http://metadata.google.internal/computeMetadata/v1}"
@@ -23,11 +25,14 @@ if [ -z "${token}" ]; then
 fi
 
 umask 077
+work="$(mktemp -d)"
+trap 'rm -rf "${work}"' EXIT
+printf 'Authorization: Bearer %s\n' "${token}" >"${work}/auth" # printf is a builtin: no argv
 for pair in "$@"; do
   name="${pair%%=*}"
   dest="${pair#*=}"
   mkdir -p "$(dirname "${dest}")"
-  data="$(curl "${curl_opts[@]}" -H "Authorization: Bearer ${token}" \
+  data="$(curl "${curl_opts[@]}" -H @"${work}/auth" \
     "${api}/projects/${project}/secrets/${name}/versions/latest:access" |
     sed -nE 's/.*"data" *: *"([^"]+)".*/\1/p')"
   if [ -z "${data}" ]; then

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.image_refs import artifact_registry_repository
 from components.settings import Settings
 
 ARTIFACT_REGISTRY = "artifactregistry.googleapis.com"
@@ -55,6 +56,9 @@ def apis_for(settings: Settings) -> tuple[str, ...]:
         apis |= {COMPUTE, IAM, RESOURCE_MANAGER, SECRET_MANAGER}
         if settings.registry_vm.storage == "gcs":
             apis.add(STORAGE)
+        image_repo = artifact_registry_repository(settings.registry.image)
+        if image_repo is not None and settings.gcp is not None and image_repo.project == settings.gcp.project:
+            apis.add(ARTIFACT_REGISTRY)  # the VM's reader grant on the repository its image comes from
         group = settings.registry_vm.group
         if settings.registry_vm.mode == "group" and group.load_balancer == "internal":
             apis.add(DNS)  # the private zone of the load balancer's name

@@ -15,8 +15,15 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.artifact_repository import ArtifactRepository
-from components.image_refs import image_host, via_proxy
-from components.project_services import IAM, RESOURCE_MANAGER, SECRET_MANAGER, STORAGE, ProjectServices
+from components.image_refs import ArtifactRepositoryRef, artifact_registry_repository, image_host, via_proxy
+from components.project_services import (
+    ARTIFACT_REGISTRY,
+    IAM,
+    RESOURCE_MANAGER,
+    SECRET_MANAGER,
+    STORAGE,
+    ProjectServices,
+)
 from components.registry_config import (
     FilesystemStorage,
     GcsStorage,
@@ -133,7 +140,24 @@ class RegistryHost(pulumi.ComponentResource):
             self.waits.append(repo.grant("registry-vm", self.member, "reader", proxy=True))
             image = repo.proxy_path.apply(lambda path: via_proxy(args.registry.image, path))
             gcr_host = repo.host
+        source = artifact_registry_repository(args.registry.image)
+        if source is not None:
+            self.waits.append(self._image_reader(source))
         return image, gcr_host
+
+    def _image_reader(self, source: ArtifactRepositoryRef) -> pulumi.Resource:
+        """Reader on the Artifact Registry repository the image comes from, and nothing wider: additive
+        (a member, never the repository's policy), in whichever project holds it."""
+        args = self._args
+        if args.repository is not None and args.repository.ref == source:
+            return args.repository.grant("registry-vm-image", self.member, "reader")  # the stack's own
+        same_project = source.project == args.project
+        return gcp.artifactregistry.RepositoryIamMember(
+            "registry-vm-image-reader", project=source.project, location=source.location,
+            repository=source.repository, role="roles/artifactregistry.reader", member=self.member,
+            # No alias: a resource this stack never had before.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.services.needs(ARTIFACT_REGISTRY)
+                                        if same_project else []))
 
     def _secrets(self) -> list[VmSecret]:
         """Secret Manager holds what must not sit in instance metadata; the VM reads exactly these."""

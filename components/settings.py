@@ -27,7 +27,7 @@ from components.config_schema import (
     suggest,
 )
 from components.gcp_locations import REGIONS, ZONES
-from components.image_refs import image_host, via_proxy
+from components.image_refs import artifact_registry_repository, image_host, via_proxy
 
 DEFAULT_REGION = "asia-northeast3"
 IAP_RANGE = "35.235.240.0/20"
@@ -495,6 +495,11 @@ def _cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
                                     "are set where that network is managed (`gcloud compute networks subnets "
                                     "update SUBNET --region REGION --enable-flow-logs`)"))
         host = image_host(s.registry.image)
+        if host is not None and host.endswith(".pkg.dev") and artifact_registry_repository(s.registry.image) is None:
+            # The VM's account is granted reader on exactly that repository: it must be named.
+            problems.append(Problem(f"{ns}:registry.image", s.registry.image,
+                                    "an Artifact Registry image as LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/"
+                                    "IMAGE:TAG (the VM's account is granted reader on that repository)"))
         if not vm.cloud_nat and host is not None and not host.endswith(".pkg.dev"):
             problems.append(Problem(f"{ns}:registry.image", s.registry.image,
                                     "an image on Docker Hub (pulled through the stack's Artifact Registry cache) or "

@@ -159,3 +159,19 @@ def test_cloud_init_writes_and_starts_the_timer() -> None:
     assert [f["path"] for f in data["write_files"]][-2:] == [
         "/etc/systemd/system/registry-gc.service", "/etc/systemd/system/registry-gc.timer"]
     assert data["runcmd"][-1] == ["systemctl", "start", "registry.service", "registry-gc.timer"]
+
+
+@pytest.mark.parametrize("shared_bucket", [None, "acme-registry-dev"])
+def test_collection_pulls_its_image_with_the_registrys_credential_helper(shared_bucket: str | None) -> None:
+    """An image from Artifact Registry: registry.service configures docker-credential-gcr under a HOME
+    of its own; the collector's `docker run` of the same image must look there for credentials too."""
+    image = "europe-docker.pkg.dev/p-123456/base/registry:2.8.3"
+    unit = vm_unit(SETTINGS, image, "proj", SECRETS, False, "europe-docker.pkg.dev", shared_bucket)
+    home = [line for line in unit.splitlines() if line.startswith("Environment=HOME=")]
+    assert home == ["Environment=HOME=/home/registry"]
+    assert "ExecStartPre=/usr/bin/docker-credential-gcr configure-docker --registries=europe-docker.pkg.dev" in unit
+    service = gc_units(SETTINGS, image, False, "daily", "europe-docker.pkg.dev", shared_bucket)["registry-gc.service"]
+    assert home[0] in service.splitlines()
+    assert f" {image} garbage-collect " in service
+    without = gc_units(SETTINGS, "registry:2.8.3", False, "daily", None, shared_bucket)["registry-gc.service"]
+    assert "HOME=" not in without

@@ -53,7 +53,7 @@ from components.settings import RegistrySettings
 from tests.oci import write_index_layout, write_layout
 from tests.peers import binary, free_port
 from tests.test_registry_real import PASSWORD, USER, Registry, request, skopeo
-from tests.test_registry_vm_files import verify_unit
+from tests.test_registry_vm_files import recording_curl, verify_unit
 
 BUCKET = "acme-registry-dev"
 OBJECT = "registry-maintenance/gc-window"
@@ -231,6 +231,17 @@ def test_errors_are_failures_not_skips(tmp_path: Path) -> None:
     vm = Vm(tmp_path / "a", f"http://127.0.0.1:{free_port()}")
     assert vm.run("begin", BUCKET).returncode == 255
     assert vm.run("mode", BUCKET).returncode != 0 or vm.restarts == []
+
+
+@pytest.mark.integration
+def test_the_token_stays_off_the_command_line(gcs: str, tmp_path: Path) -> None:
+    vm = Vm(tmp_path / "a", gcs)
+    log = recording_curl(tmp_path / "a/bin")
+    for action in ("begin", "mode", "end"):
+        assert vm.run(action, BUCKET).returncode == 0
+    argv = log.read_text()
+    assert "uploadType=media" in argv and "ifGenerationMatch" in argv and "alt=media" in argv
+    assert "ya29.fake" not in argv and _FakeGcs.auth == {"Bearer ya29.fake"}
 
 
 @pytest.mark.integration

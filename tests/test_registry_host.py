@@ -78,3 +78,52 @@ def test_each_shape_takes_the_host_side_by_side() -> None:
         host = next(r for r in run.resources if r.type == "image-sharing:registry:RegistryHost")
         account = run.one("gcp:serviceaccount/account:Account")
         assert account.parent == host.urn
+
+
+AR_MEMBER = "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"
+VM_MEMBER = "serviceAccount:registry-vm@image-sharing-dev.iam.gserviceaccount.com"
+
+
+def _with_image(image: str, **vm: object) -> StackRun:
+    return run_stack("dev", overrides={f"{NS}:registry": {"image": image}, **(
+        {f"{NS}:registryVm": vm} if vm else {})})
+
+
+def test_an_image_from_another_artifact_registry_repository_gets_a_reader_grant_there() -> None:
+    run = _with_image("europe-west1-docker.pkg.dev/shared-images-1/base/registry:2.8.3")
+    grant = run.one(AR_MEMBER, "registry-vm-image-reader").inputs
+    assert grant == {"project": "shared-images-1", "location": "europe-west1", "repository": "base",
+                     "role": "roles/artifactregistry.reader", "member": VM_MEMBER}
+    instance = run.one("gcp:compute/instance:Instance", "registry-0")
+    assert f"{AR_MEMBER}:registry-vm-image-reader" in run.deps_of(instance), "the VM boots after it"
+
+
+def test_an_image_from_the_stacks_own_repository_is_granted_through_that_repository() -> None:
+    run = _with_image("asia-northeast3-docker.pkg.dev/image-sharing-dev/images/registry:2.8.3")
+    grant = run.one(AR_MEMBER, "repo-reader-registry-vm-image")
+    assert grant.inputs["member"] == VM_MEMBER and grant.inputs["role"] == "roles/artifactregistry.reader"
+    assert not [r for r in run.of_type(AR_MEMBER) if r.name == "registry-vm-image-reader"]
+
+
+def test_an_image_from_the_stacks_project_waits_for_the_artifact_registry_api() -> None:
+    run = _with_image("asia-northeast3-docker.pkg.dev/image-sharing-dev/other/registry:2.8.3")
+    grant = run.one(AR_MEMBER, "registry-vm-image-reader")
+    assert "gcp:projects/service:Service:artifactregistry" in run.deps_of(grant)
+    other = _with_image("europe-west1-docker.pkg.dev/shared-images-1/base/registry:2.8.3")
+    # Another project's API cannot be enabled from here; its repository exists, so its API is on.
+    assert "gcp:projects/service:Service:artifactregistry" not in other.deps_of(
+        other.one(AR_MEMBER, "registry-vm-image-reader"))
+
+
+def test_a_docker_hub_image_gets_no_repository_grant_of_its_own() -> None:
+    run = RUNS["dev"]()
+    assert not [r for r in run.of_type(AR_MEMBER) if "registry-vm-image" in r.name]
+
+
+@pytest.mark.parametrize("image", ["europe-docker.pkg.dev/registry:2.8.3", "us-python.pkg.dev/p-123456/r/x:1",
+                                   "europe-docker.pkg.dev/example.com/proj/r/registry:2"])
+def test_a_pkg_dev_image_that_names_no_repository_is_refused(image: str) -> None:
+    from components.config_schema import SettingsError
+
+    with pytest.raises(SettingsError, match=r"registry\.image = .*LOCATION-docker\.pkg\.dev/PROJECT/REPOSITORY"):
+        _with_image(image)

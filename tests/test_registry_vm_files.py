@@ -359,3 +359,29 @@ def test_docker_run_lines_parse_with_the_docker_cli(disk: bool) -> None:
     for command in runs:
         assert refusal(command) is None, command
     assert refusal(runs[0].replace("source=", "sourcex=")) is not None
+
+
+def recording_curl(bin_dir: Path) -> Path:
+    """A curl that appends its argv to a log, then runs the real one: what /proc/*/cmdline shows."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    log = bin_dir / "curl-argv.log"
+    real = shutil.which("curl")
+    assert real
+    (bin_dir / "curl").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >>{log}\nexec {real} "$@"\n')
+    (bin_dir / "curl").chmod(0o755)
+    return log
+
+
+def test_fetch_secrets_keeps_the_token_off_the_command_line(fake_google: str, tmp_path: Path) -> None:
+    _FakeGoogle.secrets = {"registry-htpasswd": b"registry:$2a$10$abc\n"}
+    _FakeGoogle.seen_auth = []
+    log = recording_curl(tmp_path / "bin")
+    env = {"PATH": f"{tmp_path}/bin:/usr/bin:/bin", "METADATA_URL": f"{fake_google}/metadata",
+           "SECRET_MANAGER_URL": f"{fake_google}/sm"}
+    result = subprocess.run([binary("bash"), str(FETCH_SECRETS_SCRIPT), "proj", f"registry-htpasswd={tmp_path}/h"],
+                            capture_output=True, text=True, check=False, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert _FakeGoogle.seen_auth == ["Bearer ya29.fake"], "the token still reached Secret Manager"
+    argv = log.read_text()
+    assert argv.count("/token") == 1 and "latest:access" in argv, "every curl call was recorded"
+    assert "ya29.fake" not in argv
