@@ -51,6 +51,7 @@ DRAIN_TIMEOUT_SEC = 60
 DOCKER_STOP_SEC = 75
 STOP_TIMEOUT_SEC = 85
 MODE_POLL_SEC = 60
+MODE_JITTER_SEC = 45  # VMs restart into and out of read-only at different moments, not all at once
 GC_SETTLE_SEC = 300
 GC_MAX_SEC = 3300
 GC_WINDOW_SEC = GC_SETTLE_SEC + GC_MAX_SEC + 120
@@ -279,7 +280,7 @@ def gc_units(registry: RegistrySettings, image: str, disk_storage: bool, schedul
         units[MODE_TIMER] = render_unit({
             "Unit": [("Description", "Check the collection window every minute")],
             "Timer": [("OnActiveSec", str(MODE_POLL_SEC)), ("OnUnitActiveSec", str(MODE_POLL_SEC)),
-                      ("AccuracySec", "1s")],
+                      ("AccuracySec", "1s"), ("RandomizedDelaySec", str(MODE_JITTER_SEC))],
             "Install": [("WantedBy", "timers.target")],
         })
     return units

@@ -36,6 +36,7 @@ from components.registry_config import (
     GC_TIMER,
     GC_WINDOW_SCRIPT,
     GC_WINDOW_SEC,
+    MODE_JITTER_SEC,
     MODE_POLL_SEC,
     MODE_SERVICE,
     MODE_TIMER,
@@ -259,7 +260,8 @@ def test_the_window_outlasts_the_collector_and_the_settle_outlasts_a_switch() ->
     and is stopped before the window's deadline lets them write again."""
     from components.registry_config import DRAIN_TIMEOUT_SEC, STOP_TIMEOUT_SEC
     assert STOP_TIMEOUT_SEC > DRAIN_TIMEOUT_SEC
-    assert GC_SETTLE_SEC > MODE_POLL_SEC + STOP_TIMEOUT_SEC + 60
+    assert GC_SETTLE_SEC > MODE_POLL_SEC + MODE_JITTER_SEC + STOP_TIMEOUT_SEC + 60
+    assert f"RandomizedDelaySec={MODE_JITTER_SEC}" in shared_units()[MODE_TIMER]
     service = shared_units()[GC_SERVICE]
     assert f"TimeoutStartSec={GC_SETTLE_SEC + GC_MAX_SEC}" in service
     assert GC_WINDOW_SEC > GC_SETTLE_SEC + GC_MAX_SEC
