@@ -6,8 +6,15 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
-from components.config_schema import Check
 from components.gcp_locations import ARTIFACT_REGISTRY_MULTI_REGIONS, REGIONS
+from stackconfig.reader import Rule
+from stackconfig.rules import all_of as all_of
+from stackconfig.rules import each as each
+from stackconfig.rules import in_range as in_range
+from stackconfig.rules import matches as matches
+from stackconfig.rules import non_empty as non_empty
+from stackconfig.rules import one_of as one_of
+from stackconfig.rules import short as short
 
 PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 # gcloud's own check (command_lib/artifacts/util.py), plus Artifact Registry's 63-character limit.
@@ -48,55 +55,7 @@ PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 WORLD = {ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")}
 
 
-# No identifier checked by a pattern here is longer; longer values are refused before matching.
-MAX_MATCHED = 1000
-
-
-def matches(pattern: re.Pattern[str], expected: str) -> Check:
-    return lambda value: None if len(value) <= MAX_MATCHED and pattern.fullmatch(value) else expected
-
-
-def all_of(*checks: Check) -> Check:
-    """The first problem any of the checks finds."""
-    def run(value: object) -> str | None:
-        return next((found for check in checks if (found := check(value))), None)
-    return run
-
-
-def non_empty(expected: str) -> Check:
-    """Refuses the empty string, which a type check lets through."""
-    def run(value: str) -> str | None:
-        return expected if value == "" else None
-    return run
-
-
-def short(value: object, limit: int = 60) -> str:
-    """A value as messages quote it: repr, cut to `limit` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
-def one_of(allowed: Iterable[str], expected: str) -> Check:
-    known = frozenset(allowed)
-    return lambda value: None if value in known else expected
-
-
-def in_range(low: int, high: int, unit: str = "") -> Check:
-    return lambda value: None if low <= value <= high else f"a number from {low} to {high}{unit}"
-
-
-def each(check: Check) -> Check:
-    """Applies a check to every item of a list; reports the first bad item with its index."""
-    def run(values: Iterable[object]) -> str | None:
-        for index, value in enumerate(values):
-            expected = check(value)
-            if expected:
-                return f"item {index} ({short(value)}): {expected}"
-        return None
-    return run
-
-
-def iam_member(value: str) -> str | None:
+def _iam_member(value: str) -> str | None:
     if value in PUBLIC_MEMBERS or value.split(":", 1)[-1] in PUBLIC_MEMBERS:
         return "a named principal: public access (allUsers / allAuthenticatedUsers) is never granted"
     if len(value) > MAX_MEMBER or not MEMBER.fullmatch(value):
@@ -105,7 +64,10 @@ def iam_member(value: str) -> str | None:
     return None
 
 
-def distinct(values: Iterable[str]) -> str | None:
+iam_member = Rule(_iam_member, {"pattern": MEMBER.pattern, "maxLength": MAX_MEMBER})
+
+
+def _distinct(values: Iterable[str]) -> str | None:
     """Each item once (an address differing only in case is the same mailbox): two resources for
     one binding would fight, and deleting either removes the grant."""
     seen: dict[str, int] = {}
@@ -114,6 +76,9 @@ def distinct(values: Iterable[str]) -> str | None:
         if first != index:
             return f"each member once: item {index} ({short(value)}) repeats item {first}"
     return None
+
+
+distinct = Rule(_distinct, {"uniqueItems": True})
 
 
 def cidr(value: str) -> str | None:

@@ -16,7 +16,9 @@ import pulumi
 
 from components import checks, grammars, names
 from components.calendar import calendar_problem
-from components.config_schema import (
+from components.gcp_locations import REGIONS, ZONES
+from components.image_refs import artifact_registry_repository, image_host, via_proxy
+from stackconfig.reader import (
     INVALID,
     Problem,
     SettingsError,
@@ -26,8 +28,6 @@ from components.config_schema import (
     setting,
     suggest,
 )
-from components.gcp_locations import REGIONS, ZONES
-from components.image_refs import artifact_registry_repository, image_host, via_proxy
 
 DEFAULT_REGION = "asia-northeast3"
 IAP_RANGE = "35.235.240.0/20"

@@ -16,8 +16,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "bootstrap"))  # its `foundation` package
 
-from components.config_schema import SettingsError
-from foundation.schema import SettingsError as BootstrapSettingsError
+from stackconfig.reader import SettingsError
 from tests.harness import BOOTSTRAP, ROOT, run_stack
 
 # `STACK=bootstrap` checks the bootstrap project's one stack (bootstrap/Pulumi.ci.yaml), placeholders
@@ -58,7 +57,7 @@ def problems_of(stack: str) -> list[str]:
             run_stack("ci", project_dir=BOOTSTRAP, program=_load_bootstrap_settings_only, as_shipped=True)
         else:
             run_stack(stack, program=_load_settings_only)
-    except (SettingsError, BootstrapSettingsError) as err:  # the bootstrap has its own, sharing nothing
+    except SettingsError as err:  # one reader for both programs (stackconfig/)
         return [str(problem) for problem in err.problems]
     return []
 

@@ -15,8 +15,8 @@ from typing import Any, Literal, Union
 
 from hypothesis import strategies as st
 
-from components.config_schema import config_fields
 from components.settings import SECRET_KEYS, Settings
+from stackconfig.reader import config_fields
 
 NS = "image-sharing"
 

@@ -10,7 +10,7 @@ import pytest
 
 from components.app_source import sample_site_build
 from components.artifact_repository import audit_config_warning
-from components.config_schema import SettingsError
+from stackconfig.reader import SettingsError
 from tests.gcloud_sdk import sdk_python
 from tests.harness import StackRun, registered_by_last_failure, run_stack
 

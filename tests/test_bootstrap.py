@@ -15,9 +15,9 @@ import yaml
 from foundation import roles
 from foundation.federation import CI_POOL, MAIN_POOL
 from foundation.identity import STATE_READER, STATE_WRITER
-from foundation.schema import SettingsError
 from foundation.services import BOOTSTRAP_APIS
 from foundation.settings import PLACEHOLDERS
+from stackconfig.reader import SettingsError
 from tests.harness import BOOTSTRAP, ROOT, StackRun, registered_by_last_failure, run_stack, stack_config
 
 CONFIG, _ = stack_config("ci", BOOTSTRAP)
@@ -634,7 +634,7 @@ def _settings_rows(cls: type, prefix: str) -> dict[str, object]:
     import dataclasses
     import typing
 
-    from foundation.schema import camel
+    from stackconfig.reader import camel
 
     rows: dict[str, object] = {}
     hints = typing.get_type_hints(cls)

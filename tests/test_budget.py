@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.config_schema import SettingsError
+from stackconfig.reader import SettingsError
 from tests.harness import StackRun, registered_by_last_failure, run_stack
 
 BUDGET = "gcp:billing/budget:Budget"

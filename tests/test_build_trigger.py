@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from components.build_spec import DOCKER_IMAGE, GCLOUD_IMAGE
-from components.config_schema import SettingsError
+from stackconfig.reader import SettingsError
 from tests.gcloud_cli import refusal
 from tests.gcloud_sdk import docker_images_list
 from tests.harness import StackRun, registered_by_last_failure, run_stack

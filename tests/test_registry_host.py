@@ -123,7 +123,7 @@ def test_a_docker_hub_image_gets_no_repository_grant_of_its_own() -> None:
 @pytest.mark.parametrize("image", ["europe-docker.pkg.dev/registry:2.8.3", "us-python.pkg.dev/p-123456/r/x:1",
                                    "europe-docker.pkg.dev/example.com/proj/r/registry:2"])
 def test_a_pkg_dev_image_that_names_no_repository_is_refused(image: str) -> None:
-    from components.config_schema import SettingsError
+    from stackconfig.reader import SettingsError
 
     with pytest.raises(SettingsError, match=r"registry\.image = .*LOCATION-docker\.pkg\.dev/PROJECT/REPOSITORY"):
         _with_image(image)

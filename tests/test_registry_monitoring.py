@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config_schema import SettingsError
 from components.registry_monitoring import disk_metric_absent_query, disk_usage_query
+from stackconfig.reader import SettingsError
 from tests.harness import ROOT, StackRun, run_stack
 
 NS = "image-sharing"

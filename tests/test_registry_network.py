@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config_schema import SettingsError
+from stackconfig.reader import SettingsError
 from tests.harness import StackRun, run_stack
 
 NS = "image-sharing"

@@ -170,7 +170,7 @@ def test_data_disk_is_protected_on_every_stack_unless_replacement_is_allowed(dev
 def test_production_never_replaces_the_data_disk_with_a_blank_one() -> None:
     import pytest
 
-    from components.config_schema import SettingsError
+    from stackconfig.reader import SettingsError
 
     with pytest.raises(SettingsError, match="allowDataDiskReplacement"):
         run_stack("prod", overrides={f"{NS}:registryVm": {"allowDataDiskReplacement": True}})
@@ -195,7 +195,7 @@ def test_restore_commands_name_the_disk(dev: StackRun) -> None:
 def test_tls_certificate_without_key_is_refused_whatever_else_is_set() -> None:
     import pytest
 
-    from components.config_schema import SettingsError
+    from stackconfig.reader import SettingsError
 
     for present, missing in (("registryTlsCert", "registryTlsKey"), ("registryTlsKey", "registryTlsCert")):
         with pytest.raises(SettingsError, match=f"{NS}:{missing} = \\(not set\\)"):

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from components.config_schema import SettingsError
 from components.gcp_locations import ARTIFACT_REGISTRY_MULTI_REGIONS, REGIONS
 from components.settings import PromotionSettings
+from stackconfig.reader import SettingsError
 from tests.harness import registered_by_last_failure, run_stack
 
 NS = "image-sharing"

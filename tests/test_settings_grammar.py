@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from components.config_schema import SettingsError
 from components.names import member_key
+from stackconfig.reader import SettingsError
 from tests.harness import registered_by_last_failure, run_stack
 
 NS = "image-sharing"

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from components import checks, grammars
-from components.config_schema import SettingsError
 from components.settings import SECRET_KEYS
+from stackconfig.reader import SettingsError
 from tests.gcp_rules import violations
 from tests.harness import registered_by_last_failure, run_stack
 from tests.settings_strategies import NS, Config, configs

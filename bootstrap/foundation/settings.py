@@ -9,7 +9,8 @@ from typing import Any
 
 import pulumi
 
-from foundation.schema import INVALID, Check, Problem, SettingsError, parse_object, setting
+from stackconfig.reader import INVALID, Problem, Rule, SettingsError, parse_object, setting
+from stackconfig.rules import matches
 
 PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]$")
@@ -22,12 +23,8 @@ PULUMI_PROJECT = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 STACKS = ("dev", "prod")
 
 
-def matches(pattern: re.Pattern[str], expected: str) -> Check:
-    return lambda value: None if pattern.fullmatch(value) else expected
-
-
-def positive(value: int) -> str | None:
-    return None if value > 0 else "a positive number"
+# Ids and counts start at 1.
+positive = Rule(lambda value: None if value > 0 else "a positive number", {"minimum": 1})
 
 
 @dataclass(frozen=True)
@@ -171,5 +168,5 @@ def load_settings() -> Settings:
     if gcp is not INVALID and bootstrap is not INVALID:
         _cross_checks(Settings(gcp, bootstrap), ns, problems)
     if problems:
-        raise SettingsError(problems)
+        raise SettingsError(problems, "the bootstrap config")
     return Settings(gcp, bootstrap)

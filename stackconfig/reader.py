@@ -1,5 +1,6 @@
 """Reads nested stack config into frozen dataclasses, collecting every problem instead of
-stopping at the first, so one `pulumi preview` tells the user everything to fix."""
+stopping at the first, so one `pulumi preview` tells the user everything to fix. Shared by the main
+program and the bootstrap (neither imports the other)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,18 @@ from typing import Any, Literal, Union
 
 # A check returns None when the value is fine, else what was expected instead.
 Check = Callable[[Any], str | None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A check that also says, as a JSON Schema fragment, what an editor can check of it by itself
+    (a pattern, a range, a list of values). The fragment never refuses what the check accepts; it
+    may accept more (the check has the last word)."""
+    check: Check
+    schema: Mapping[str, Any]
+
+    def __call__(self, value: Any) -> str | None:
+        return self.check(value)
 
 
 @dataclass(frozen=True)
@@ -90,18 +103,19 @@ def _strings(value: Any, depth: int = 0) -> list[str]:
 class SettingsError(ValueError):
     """Raised before any resource is registered; lists every problem found."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], subject: str = "the stack config") -> None:
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(
-            f"the stack config has {len(problems)} problem(s); "
+            f"{subject} has {len(problems)} problem(s); "
             f"fix each with `pulumi config set [--path] KEY VALUE`:\n{lines}"
         )
 
 
 def setting(default: Any = dataclasses.MISSING, *, doc: str, check: Check | None = None,
             factory: Callable[[], Any] | None = None) -> Any:
-    """A dataclass field that also carries its documentation and its value check."""
+    """A dataclass field that also carries its documentation and its value check; with neither a
+    default nor a factory the key is required."""
     meta = {"doc": doc, "check": check}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=meta)
@@ -237,6 +251,9 @@ def parse_object(cls: type[T], raw: Mapping[str, Any], prefix: str, problems: li
     kwargs: dict[str, Any] = dict(extra or {})
     for key, f in known.items():
         if key not in raw:
+            if required(f) and f.name not in kwargs:
+                problems.append(Problem(prefix + key, None, f"a value (required): {f.metadata['doc']}"))
+                bad = True
             continue
         value = coerce(hints[f.name], raw[key], prefix + key, problems)
         check: Check | None = f.metadata.get("check")
@@ -250,6 +267,10 @@ def parse_object(cls: type[T], raw: Mapping[str, Any], prefix: str, problems: li
         else:
             kwargs[f.name] = value
     return INVALID if bad else cls(**kwargs)
+
+
+def required(f: dataclasses.Field[Any]) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
 def reference(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
