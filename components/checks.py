@@ -30,7 +30,9 @@ KMS_KEY = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-
                      r"[A-Za-z0-9_-]{1,63}/cryptoKeys/[A-Za-z0-9_-]{1,63}$")
 # The location is one Artifact Registry knows (a region, or a multi-region), not a shape: regions
 # such as europe-west10 end in two digits.
-_REGISTRY_LOCATION = "|".join(re.escape(location) for location in (*REGIONS, *ARTIFACT_REGISTRY_MULTI_REGIONS))
+# Locations are [a-z0-9-] only, so they need no escaping (re.escape's `\-` is an error in JavaScript's RegExp,
+# which checks the pattern in editors: stack-config.schema.json).
+_REGISTRY_LOCATION = "|".join((*REGIONS, *ARTIFACT_REGISTRY_MULTI_REGIONS))
 DOCKER_REPOSITORY_PATH = re.compile(rf"^(?:{_REGISTRY_LOCATION})-docker\.pkg\.dev/[a-z][a-z0-9-]{{4,28}}[a-z0-9]/"
                                     r"[a-z][a-z0-9-]{0,62}$")
 BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
