@@ -171,7 +171,7 @@ class BuildTrigger(pulumi.ComponentResource):
 
     def _second_generation(self, owner: str, repo_name: str) -> gcp.cloudbuildv2.Repository:
         """cloudbuildv2: the GitHub token stays in the Secret Manager version a person created by hand
-        (settings.RETIRED_SECRETS: never a stack secret, never in state); this stack lets only Cloud
+        (settings.secrets.RETIRED_SECRETS: never a stack secret, never in state); this stack lets only Cloud
         Build's service agent read that one secret (additive: other bindings on it stay)."""
         args = self._args
         version = args.settings.github_token_secret_version

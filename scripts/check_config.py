@@ -2,7 +2,7 @@
 without the Pulumi CLI and without a traceback. Exit 1 on any problem, 0 with one OK line per stack.
 
 Each stack file (Pulumi.<stack>.yaml) is read as the Pulumi CLI hands it to the program, and the
-settings loader the program runs (components/settings.py) checks it under Pulumi's mocks: no resource
+settings loader the program runs (components/settings/) checks it under Pulumi's mocks: no resource
 is registered, nothing leaves this machine. A secret (`secure:` in the stack file) counts as set; its
 value is the CLI's to decrypt and is not checked here."""
 

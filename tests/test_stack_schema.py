@@ -106,8 +106,10 @@ def test_what_the_settings_accept_at_the_edges_the_schema_accepts(override: dict
 
 
 def test_a_plain_secret_and_a_missing_project_are_refused() -> None:
-    assert errors(MAIN, _file({f"{NS}:dockerHubToken": "dckr_pat_x"}))
-    assert errors(MAIN, _file({f"{NS}:dockerHubToken": {"secure": "AAAB"}})) == []
+    assert errors(MAIN, _file({f"{NS}:registryTlsKey": "-----BEGIN"}))
+    assert errors(MAIN, _file({f"{NS}:registryTlsKey": {"secure": "AAAB"}})) == []
+    # A retired secret (a token now kept in Secret Manager) is an unknown key to both.
+    assert errors(MAIN, _file({f"{NS}:githubToken": {"secure": "AAAB"}}))
     dev = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
     del dev["config"]["gcp:project"]
     assert errors(MAIN, dev) == ["config: 'gcp:project' is a required property"]

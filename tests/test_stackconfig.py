@@ -64,3 +64,16 @@ def test_rules_carry_what_a_schema_can_say() -> None:
     assert schema_of(both) == {"allOf": [{"minimum": 1, "maximum": 3}, {"minimum": 2, "maximum": 4}]}
     assert both(1) == "a number from 2 to 4" and both(3) is None
     assert schema_of(len) == {}
+
+
+SETTINGS_DIR = ROOT / "components" / "settings"
+def test_every_capability_has_its_module_and_the_loader_runs_each_modules_rules() -> None:
+    from components.settings import loader
+
+    modules = {p.stem for p in SETTINGS_DIR.glob("*.py")} - {"__init__"}
+    assert {"artifact_registry", "pipeline", "registry", "network", "alerts", "budget", "secrets", "gcp",
+            "stack", "loader"} <= modules
+    owners = {check.__module__.rsplit(".", 1)[1] for check in loader.CROSS_CHECKS}
+    ruled = {name for name in modules if "def cross_checks" in (SETTINGS_DIR / f"{name}.py").read_text()
+             or "def derived_checks" in (SETTINGS_DIR / f"{name}.py").read_text()}
+    assert ruled <= owners  # a module's rules that the loader never calls would never run
