@@ -105,7 +105,7 @@ def test_a_broken_stack_file_and_an_unknown_stack_are_reported_plainly(repo: Pat
 def test_the_bootstrap_stack_is_checked_when_named_placeholders_included(repo: Path) -> None:
     code, out = check(repo, "STACK=bootstrap")
     assert code == 1 and out.startswith("bootstrap: 6 problem(s) in bootstrap/Pulumi.ci.yaml")
-    assert 'image-sharing-bootstrap:githubRepository = "your-org/image-sharing": expected your repository' in out
+    assert "image-sharing-bootstrap:githubRepository = 'your-org/image-sharing': expected your repository" in out
     filled = (repo / "bootstrap" / "Pulumi.ci.yaml").read_text()
     for old, new in (("image-sharing-ci", "acme-images-ci"), ("your-org/image-sharing", "acme/image-sharing"),
                      ("123456789", "912345678"), ("User:1234567", "User:7654321"),
