@@ -580,7 +580,7 @@ def test_the_shipped_placeholders_are_refused_each_by_its_key() -> None:
     message = str(err.value)
     assert (f'{ns}:githubRepositoryId = 123456789: expected your repository\'s id: `gh api repos/OWNER/REPO --jq .id`; '
             "123456789 is the placeholder bootstrap/Pulumi.ci.yaml ships with") in message
-    assert f'{ns}:stacks.prod.project = "image-sharing-prod": expected the project prod deploys into' in message
+    assert f"{ns}:stacks.prod.project = 'image-sharing-prod': expected the project prod deploys into" in message
     assert registered_by_last_failure() == []
 
 
