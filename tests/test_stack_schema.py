@@ -98,7 +98,8 @@ def test_what_the_settings_refuse_key_by_key_the_schema_refuses_too(override: di
 @pytest.mark.parametrize("override", [
     {f"{NS}:registryVm": {"instances": 10, "storage": "gcs", "bucketName": "team-registry-bucket"}},
     {f"{NS}:registry": {"port": 1024}},                                              # both ends are in range
-    {f"{NS}:registry": {"port": 65535}}, {f"{NS}:production": "true"},              # as `pulumi config set` writes it
+    {f"{NS}:registry": {"port": 65535}},
+    {f"{NS}:production": "true", f"{NS}:sampleImage": {"enabled": False}},         # as `pulumi config set` writes it
 ])
 def test_what_the_settings_accept_at_the_edges_the_schema_accepts(override: dict[str, Any]) -> None:
     run_stack("dev", overrides={k: json.dumps(v) if isinstance(v, dict) else v for k, v in override.items()})
