@@ -28,8 +28,9 @@ STACK_NEEDS = $(if $(filter local,$(STACK_TARGET)),docker) backend:$(STACK)
 
 # Real programs the integration tests start, from Debian's packages (.devcontainer/Dockerfile has them too).
 # build-essential: gcc with libc's headers, for the preloaded shim that makes nginx's host lack IPv6.
-PEER_PACKAGES := docker-registry skopeo cloud-init nginx-light systemd build-essential
-PEER_COMMANDS := docker-registry skopeo cloud-init nginx systemd-analyze gcc
+# nodejs: JavaScript's RegExp, the engine editors check the stack-config schema's patterns with.
+PEER_PACKAGES := docker-registry skopeo cloud-init nginx-light systemd build-essential nodejs
+PEER_COMMANDS := docker-registry skopeo cloud-init nginx systemd-analyze gcc node
 # Peers that are not Debian packages (the Docker CLI and gcloud parse the commands the docs show):
 # machines of CI's kind come with them, and so does the test container.
 PEER_TOOLS := docker gcloud

@@ -137,7 +137,7 @@ def test_peers_present_run_here_and_install_nothing(tmp_path: Path, ci: bool) ->
 
 @pytest.mark.parametrize("ci", [False, True])
 def test_root_installs_only_the_missing_packages_then_runs_here(tmp_path: Path, ci: bool) -> None:
-    machine = Machine(tmp_path, uid=0, peers=("skopeo", "cloud-init", "systemd-analyze", "gcc"),
+    machine = Machine(tmp_path, uid=0, peers=("skopeo", "cloud-init", "systemd-analyze", "gcc", "node"),
                       runtimes={"docker": True})
     result = machine.make("test", ci=ci)
     assert result.returncode == 0, result.stderr
