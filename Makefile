@@ -95,6 +95,13 @@ check-config: setup
 bench: setup  ## BENCH_ARGS="--runs 1 --cold-runs 1" for a quick one
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
+# Mutation testing of the pure modules (docs/development.md): slow and CPU-heavy, so not part of `make test`,
+# and at the lowest priority. `make mutation MODULES="names checks"` measures only those.
+MODULES ?=
+.PHONY: mutation
+mutation: setup
+	nice -n 19 $(PY) scripts/mutation.py $(MODULES)
+
 .pulumi-state:
 	mkdir -p $@
 
@@ -157,4 +164,4 @@ bootstrap-apis:
 	gcloud services enable $(BOOTSTRAP_APIS) --project=$(PROJECT)
 
 clean:
-	rm -rf $(VENV) policy/venv .tools .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) policy/venv .tools .mypy_cache .ruff_cache .pytest_cache .mutation

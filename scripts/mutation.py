@@ -1,0 +1,98 @@
+"""Mutation testing of the pure modules, one module at a time (`make mutation`, `make mutation MODULES=names`).
+
+mutmut reads its settings from the pyproject.toml of the folder it runs in and has no option to pick one
+source file or one set of tests, so each module gets a copy of the project under .mutation/MODULE whose
+pyproject.toml adds, to the shared [tool.mutmut] settings, that module alone (`only_mutate`) and the
+test files that exercise it ([tool.mutation.tests] here). mutmut keeps its results there, so a second
+run only tests the mutants whose code changed. Prints killed / total per module; `--show` prints each
+surviving mutant's diff. Slow and CPU-heavy: run it under `nice` (the Makefile does)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutation"
+# Not copied: caches, virtualenvs, mutmut's own output.
+SKIP = {".git", ".venv", ".mutation", "mutants", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__",
+        ".pulumi-state", "venv", "node_modules", ".hypothesis"}
+
+
+def _toml_value(value: object) -> str:
+    return json.dumps(value)  # TOML's strings and arrays of strings are JSON's
+
+
+def _prepare(module: str, tests: list[str], shared: dict[str, object]) -> Path:
+    work = WORK / module
+    work.mkdir(parents=True, exist_ok=True)
+    for entry in ROOT.iterdir():
+        if entry.name in SKIP or entry.name == "pyproject.toml":
+            continue
+        target = work / entry.name
+        if entry.is_dir():
+            shutil.copytree(entry, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*SKIP))
+        else:
+            shutil.copy2(entry, target)
+    settings = {**shared, "only_mutate": [f"components/{module}.py"],
+                "pytest_add_cli_args_test_selection": tests}
+    lines = [f"{key} = {_toml_value(value)}" for key, value in settings.items()]
+    text = (ROOT / "pyproject.toml").read_text()
+    # The project's own pytest/ruff settings stay; [tool.mutmut] is replaced by the module's.
+    head, _, _ = text.partition("[tool.mutmut]")
+    (work / "pyproject.toml").write_text(head + "[tool.mutmut]\n" + "\n".join(lines) + "\n")
+    return work
+
+
+def _mutmut(work: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    mutmut = Path(sys.executable).with_name("mutmut")
+    return subprocess.run([str(mutmut), *args], cwd=work, check=False, text=True,
+                          capture_output=capture)
+
+
+def _survivors(work: Path) -> list[str]:
+    out = _mutmut(work, "results", capture=True).stdout
+    return [line.split(":")[0].strip() for line in out.splitlines() if line.strip().endswith(": survived")]
+
+
+def main() -> int:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+    table: dict[str, list[str]] = config["mutation"]["tests"]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", default=list(table), help=f"default: all of {', '.join(table)}")
+    parser.add_argument("--show", action="store_true", help="print the diff of every surviving mutant")
+    parser.add_argument("--max-children", default="2", help="parallel mutant runs (default 2)")
+    args = parser.parse_args()
+    unknown = [m for m in args.modules if m not in table]
+    if unknown:
+        parser.error(f"no [tool.mutation.tests] entry for {', '.join(unknown)}")
+    summary = []
+    for module in args.modules:
+        work = _prepare(module, table[module], config["mutmut"])
+        print(f"== {module}: {' '.join(table[module])}", flush=True)
+        if _mutmut(work, "run", "--max-children", args.max_children).returncode != 0:
+            print(f"mutmut failed for {module}", file=sys.stderr)
+            return 1
+        _mutmut(work, "export-cicd-stats", capture=True)
+        stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
+        survivors = _survivors(work)
+        summary.append((module, stats, survivors))
+        if args.show:
+            for name in survivors:
+                print(_mutmut(work, "show", name, capture=True).stdout)
+    print("\nmodule               killed / total  survived  other")
+    for module, stats, survivors in summary:
+        other = stats["total"] - stats["killed"] - stats["survived"]
+        print(f"{module:20} {stats['killed']:6} / {stats['total']:<5} {stats['survived']:8}  {other:5}")
+        for name in survivors:
+            print(f"    survived: {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
