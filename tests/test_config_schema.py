@@ -5,12 +5,14 @@ message. These are what a user reads when a config is refused; each is pinned wo
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pytest
 
-from components.config_schema import INVALID, Problem, coerce, setting
+from components import config_schema as cs
+from components.config_schema import INVALID, Problem, SettingsError, coerce, parse_object, setting
 
 
 @dataclass(frozen=True)
@@ -48,3 +50,143 @@ def test_every_wrong_type_says_what_is_expected(tp: Any, value: Any, expected: s
     problems: list[Problem] = []
     assert coerce(tp, value, "k", problems) is INVALID
     assert problems == [Problem("k", value, expected)]
+
+
+@pytest.mark.parametrize(("tp", "value"), [
+    (bool, False), (int, 0), (str, ""), (Literal["a", 1], 1), (Literal["a", 1], "a"), (int | None, None),
+])
+def test_right_types_pass_unchanged(tp: Any, value: Any) -> None:
+    problems: list[Problem] = []
+    assert coerce(tp, value, "k", problems) == value
+    assert problems == []
+
+
+def test_a_union_of_several_types_names_each() -> None:
+    assert cs._describe(int | str | None) == "a whole number or a string (or unset)"
+    assert cs._describe(tuple[bool, ...]) == "a list, each item true or false"
+
+
+def test_lists_become_tuples_and_name_each_bad_item() -> None:
+    problems: list[Problem] = []
+    assert coerce(tuple[str, ...], ["a", "b"], "k", problems) == ("a", "b")
+    assert coerce(tuple[str, ...], ["a", 1, 2], "k", problems) is INVALID
+    assert problems == [Problem("k[1]", 1, "a string"), Problem("k[2]", 2, "a string")]
+
+
+@pytest.mark.parametrize("value", ["a\0b", "\ud800"])
+def test_text_that_no_api_can_carry_is_refused(value: str) -> None:
+    problems: list[Problem] = []
+    assert coerce(str, value, "k", problems) is INVALID
+    assert problems == [Problem("k", value, "text without NUL characters or unpaired surrogates")]
+
+
+def test_parse_object_reads_known_keys_and_runs_each_check() -> None:
+    problems: list[Problem] = []
+    parsed = parse_object(Outer, {"name": "x", "tags": ["a"], "inner": {"size": 3}}, "p.", problems)
+    assert parsed == Outer(name="x", tags=("a",), inner=Inner(3))
+    assert problems == []
+    assert parse_object(Outer, {"inner": {"size": 10}}, "p.", problems) is INVALID
+    assert problems == [Problem("p.inner.size", 10, "under 10")]
+
+
+def test_a_check_sees_only_values_of_the_right_type() -> None:
+    problems: list[Problem] = []
+    assert parse_object(Inner, {"size": "big"}, "", problems) is INVALID
+    assert problems == [Problem("size", "big", "a whole number")]  # and no "under 10" from the check
+
+
+def test_an_unknown_key_lists_the_valid_ones_and_suggests_the_closest() -> None:
+    problems: list[Problem] = []
+    assert parse_object(Outer, {"enabeld": True, "name": "ok"}, "p.", problems, also_known=["secretKey"]) is INVALID
+    assert problems == [Problem(
+        "p.enabeld", True,
+        "a known key ('enabeld' is not one); valid here: name, enabled, mode, tags, port, inner, secretKey; "
+        "did you mean 'enabled'?")]
+
+
+def test_extra_values_are_passed_through() -> None:
+    problems: list[Problem] = []
+    assert parse_object(Inner, {}, "", problems, extra={"size": 4}) == Inner(4)
+
+
+def test_suggest() -> None:
+    assert cs.suggest("prot", ["port", "name"]) == "; did you mean 'port'?"
+    assert cs.suggest("zzzz", ["port", "name"]) == ""
+    assert cs.suggest("p" * 100 + "ort", ["p" * 100 + "orts"]) == ""  # too long to compare
+    assert cs.suggest("p" * 96 + "ort", ["p" * 96 + "orts"]) == f"; did you mean {'p' * 96 + 'orts'!r}?"
+
+
+def test_camel() -> None:
+    assert cs.camel("disk_size_gb") == "diskSizeGb"
+    assert cs.camel("port") == "port"
+
+
+def test_problem_shows_the_value_or_says_it_is_unset_or_hidden() -> None:
+    assert str(Problem("a.b", "x", "y")) == "a.b = 'x': expected y"
+    assert str(Problem("a.b", 5, "y")) == "a.b = 5: expected y"
+    assert str(Problem("a.b", {"k": [1]}, "y")) == 'a.b = {"k": [1]}: expected y'
+    assert str(Problem("a.b", None, "y")) == "a.b = (not set): expected y"
+    assert str(Problem("a.b", "x", "y", secret=True)) == "a.b = (value hidden): expected y"
+    assert str(Problem("a.b", {1, 2}, "y")) == "a.b = (a set too large to show): expected y"
+
+
+def test_keys_and_values_are_cut_past_200_characters() -> None:
+    assert str(Problem("k" * 200, "v", "e")) == "k" * 200 + " = 'v': expected e"
+    assert str(Problem("k" * 201, "v", "e")) == "k" * 200 + "... (201 characters) = 'v': expected e"
+    assert cs._shown("v" * 198) == repr("v" * 198)  # 200 with the quotes
+    assert cs._shown("v" * 199) == repr("v" * 199)[:200] + "... (201 characters)"
+
+
+def test_a_hidden_problem_keeps_no_piece_of_the_value() -> None:
+    hidden = Problem("s", "hunter22", "not 'hunter22' again").hidden()
+    assert hidden == Problem("s", None, "not '***' again", secret=True)
+    assert str(hidden) == "s = (value hidden): expected not '***' again"
+
+
+@pytest.mark.parametrize("value", [123456, 1234.5, -98765])
+def test_a_numeric_secret_is_hidden_in_messages(value: float) -> None:
+    hidden = Problem("s", value, f"a number from 1 to 10, not {value}").hidden()
+    assert hidden.expected == "a number from 1 to 10, not ***"
+    assert hidden.value is None and hidden.secret
+
+
+def test_pieces_of_a_secret_hide_the_whole_explanation() -> None:
+    details_hidden = "a valid value (details hidden: the key holds a secret)"
+    # a value cut short by the check: 6 characters of it are left
+    assert Problem("s", "abcdefghij", "not 'abcdefg...'").hidden().expected == details_hidden
+    # a value too short to replace safely, quoted anywhere
+    assert Problem("s", "xyz", "xyz is no good").hidden().expected == details_hidden
+    assert Problem("s", "xyz", "no good").hidden().expected == "no good"
+    # repr and JSON escapes are hidden too
+    assert Problem("s", 'a"b\\cd', 'not "a\\"b\\\\cd"').hidden().expected == 'not "***"'
+    assert Problem("s", "ab\ncd", "not 'ab\\ncd'").hidden().expected == "not '***'"
+    # keys and values inside objects and lists; booleans are no secret text
+    assert Problem("s", {"user1": ["pass1"], "f": True}, "user1 pass1 True").hidden().expected == "*** *** True"
+
+
+def test_strings_inside_a_value() -> None:
+    assert cs._strings({"a": [1, "b", {"c": 2.5}], "": True}) == ["a", "1", "b", "c", "2.5"]
+    deep: Any = "x"
+    for _ in range(100):
+        deep = [deep]
+    assert cs._strings(deep) == ["x"]
+    assert cs._strings([deep]) == []  # past 100 levels: nothing printable is that deep
+
+
+def test_settings_error_lists_every_problem() -> None:
+    err = SettingsError([Problem("a", 1, "x"), Problem("b", None, "y")])
+    assert str(err) == ("the stack config has 2 problem(s); fix each with `pulumi config set [--path] KEY VALUE`:\n"
+                        "  - a = 1: expected x\n  - b = (not set): expected y")
+    assert err.problems == (Problem("a", 1, "x"), Problem("b", None, "y"))
+
+
+def test_reference_rows_for_the_configuration_table() -> None:
+    assert cs.reference(Outer) == [
+        ("name", json.dumps("n"), "A name."),
+        ("enabled", "false", "On or off."),
+        ("mode", '"a"', "A mode."),
+        ("tags", '["v"]', "Tags."),
+        ("port", "(unset)", "A port."),
+        ("inner.size", "1", "A size."),
+    ]
+    assert list(cs.config_fields(Outer)) == ["name", "enabled", "mode", "tags", "port", "inner"]
