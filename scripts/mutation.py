@@ -3,9 +3,9 @@
 mutmut reads its settings from the pyproject.toml of the folder it runs in and has no option to pick one
 source file or one set of tests, so each module gets a copy of the project under .mutation/MODULE whose
 pyproject.toml adds, to the shared [tool.mutmut] settings, that module alone (`only_mutate`) and the
-test files that exercise it ([tool.mutation.tests] here). mutmut keeps its results there, so a second
-run only tests the mutants whose code changed. Prints killed / total per module; `--show` prints each
-surviving mutant's diff. Slow and CPU-heavy: run it under `nice` (the Makefile does)."""
+test files that exercise it ([tool.mutation.tests] here). Each run starts afresh; the results stay there
+until the next (`cd .mutation/MODULE && ../../.venv/bin/mutmut show NAME`). Prints killed / total per
+module; `--show` prints each surviving mutant's diff. Slow and CPU-heavy: run it under `nice` (the Makefile does)."""
 
 from __future__ import annotations
 
@@ -30,13 +30,15 @@ def _toml_value(value: object) -> str:
 
 def _prepare(module: str, tests: list[str], shared: dict[str, object]) -> Path:
     work = WORK / module
-    work.mkdir(parents=True, exist_ok=True)
+    # A fresh copy each time: mutmut's cache would keep a verdict made with tests that have changed since.
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     for entry in ROOT.iterdir():
         if entry.name in SKIP or entry.name == "pyproject.toml":
             continue
         target = work / entry.name
         if entry.is_dir():
-            shutil.copytree(entry, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*SKIP))
+            shutil.copytree(entry, target, ignore=shutil.ignore_patterns(*SKIP))
         else:
             shutil.copy2(entry, target)
     settings = {**shared, "only_mutate": [f"components/{module}.py"],

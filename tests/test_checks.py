@@ -62,6 +62,8 @@ def test_all_of_reports_the_first_problem_found() -> None:
     check = checks.all_of(lambda v: None, lambda v: "first", lambda v: "second")
     assert check("x") == "first"
     assert checks.all_of(lambda v: None)("x") is None
+    # each check sees the value itself
+    assert checks.all_of(checks.one_of(["a", "b"], "a or b"), checks.one_of(["b"], "b"))("a") == "b"
 
 
 def test_short_quotes_up_to_the_limit_and_cuts_past_it() -> None:
@@ -105,7 +107,8 @@ def test_iam_member_kinds(member: str) -> None:
     assert checks.iam_member(member) is None
 
 
-@pytest.mark.parametrize("member", ["a@example.com", "owner:a@example.com", "domain:Example.com", "user:a@b"])
+@pytest.mark.parametrize("member", ["a@example.com", "owner:a@example.com", "domain:Example.com", "user:a@b",
+                                    "user:x:allUsers", "a:b:allUsers"])  # only the first colon separates
 def test_iam_member_refused(member: str) -> None:
     assert checks.iam_member(member) == MEMBER_MESSAGE
 
