@@ -87,10 +87,12 @@ def main() -> int:
         if args.show:
             for name in survivors:
                 print(_mutmut(work, "show", name, capture=True).stdout)
-    print("\nmodule               killed / total  survived  other")
+    # A mutant that makes a test hang (a loop that no longer ends) counts as caught, as mutmut counts it.
+    print("\nmodule               caught / total   killed  timeout  survived  score")
     for module, stats, survivors in summary:
-        other = stats["total"] - stats["killed"] - stats["survived"]
-        print(f"{module:20} {stats['killed']:6} / {stats['total']:<5} {stats['survived']:8}  {other:5}")
+        caught = stats["killed"] + stats["timeout"]
+        print(f"{module:20} {caught:6} / {stats['total']:<6} {stats['killed']:6}  {stats['timeout']:7}  "
+              f"{stats['survived']:8}  {caught / max(stats['total'], 1):6.1%}")
         for name in survivors:
             print(f"    survived: {name}")
     return 0

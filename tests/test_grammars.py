@@ -52,6 +52,13 @@ def test_osa_distance() -> None:
     assert grammars._osa_distance("gxxgle", "google") == 2
     assert grammars._osa_distance("abcdef", "badcfe") == 3
     assert grammars._osa_distance("ca", "abc") == 3  # optimal string alignment: no edit of a swapped pair
+    # a swap needs two letters on both sides: the first letter is never swapped with the last
+    assert grammars._osa_distance("gl", "google") == 4
+    assert grammars._osa_distance("aaa", "a") == 2
+
+
+CHARS = ("a bucket name of lowercase letters, digits, '-', '_' and '.', "
+         "starting and ending with a letter or digit")
 
 
 @pytest.mark.parametrize(("name", "expected"), [
@@ -63,9 +70,9 @@ def test_osa_distance() -> None:
     (".".join(["a" * 63] * 3) + "." + "a" * 31, "a bucket name of 3-63 characters (up to 222 with dots)"),
     ("a" * 64 + ".b", "a bucket name whose dot-separated parts are 1-63 characters each"),
     ("a..b", "a bucket name whose dot-separated parts are 1-63 characters each"),
-    ("Abc", "a bucket name of lowercase letters, digits, '-', '_' and '.', starting and ending with a letter or digit"),
-    ("abc-", "a bucket name of lowercase letters, digits, '-', '_' and '.', starting and ending with a letter or digit"),
-    ("_abc", "a bucket name of lowercase letters, digits, '-', '_' and '.', starting and ending with a letter or digit"),
+    ("Abc", CHARS),
+    ("abc-", CHARS),
+    ("_abc", CHARS),
     ("a_b-c.d", None),
     ("goog-images", "a bucket name not starting with 'goog' (reserved by Google)"),
     ("192.168.1.1", "a bucket name that is not an IP address"),
@@ -90,6 +97,32 @@ def test_re2_pattern() -> None:
     assert grammars.re2_pattern("(secret") == (
         "a valid regular expression for RE2, Cloud Build's engine (RE2 says: missing ))")
     assert grammars.re2_pattern("\ud800") == "a regular expression of valid Unicode text"
+
+
+def test_re2_names_only_what_went_wrong_never_the_pattern() -> None:
+    # RE2 says "missing ): (secret:x)": the part after the first colon is the pattern, whatever it holds
+    assert grammars.re2_pattern("(secret:x") == (
+        "a valid regular expression for RE2, Cloud Build's engine (RE2 says: missing ))")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    ((), ""),  # an error without a message still gets the sentence, not an IndexError
+    (("text: (secret",), "text"),  # a message as text rather than bytes
+    ((b"bad \xff: (secret",), "bad \ufffd"),  # bytes that are not UTF-8 are replaced, not raised
+])
+def test_re2_errors_of_any_shape_give_the_sentence(monkeypatch: pytest.MonkeyPatch, args: tuple[object, ...],
+                                                  said: str) -> None:
+    def refuse(*_: object) -> None:
+        raise grammars.re2.error(*args)
+    monkeypatch.setattr(grammars.re2, "compile", refuse)
+    assert grammars.re2_pattern("x") == f"a valid regular expression for RE2, Cloud Build's engine (RE2 says: {said})"
+
+
+def test_a_reference_error_without_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(_: str) -> None:
+        raise grammars.reference.InvalidReference()
+    monkeypatch.setattr(grammars.reference.Reference, "parse_normalized_named", refuse)
+    assert grammars.image_reference("x") == "a Docker image reference (invalid)"
 
 
 TOO_LONG = "an image name of at most 255 characters, registry host included"
