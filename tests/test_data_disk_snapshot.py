@@ -30,15 +30,19 @@ def test_check_age_accepts_a_snapshot_exactly_as_old_as_allowed() -> None:
         check_age("s1", TAKEN, DISK_URL, 24, taken + timedelta(hours=24, seconds=1))
 
 
-def test_check_age_says_how_old_from_which_disk_and_what_bound_would_take_it() -> None:
-    now = datetime.fromisoformat(TAKEN) + timedelta(days=30, hours=5, minutes=59)
+@pytest.mark.parametrize(("age", "said", "bound"), [
+    (timedelta(days=30, hours=5, minutes=59), "30 days, 5 h", 725),  # hours are whole hours, rounded down
+    (timedelta(days=1, hours=6), "1 days, 6 h", 30),
+])
+def test_check_age_says_how_old_from_which_disk_and_what_bound_would_take_it(age: timedelta, said: str,
+                                                                           bound: int) -> None:
     with pytest.raises(StaleSnapshotError) as err:
-        check_age("s1", TAKEN, DISK_URL, 24, now)
+        check_age("s1", TAKEN, DISK_URL, 24, datetime.fromisoformat(TAKEN) + age)
     assert str(err.value) == (
-        f"registryVm.dataDiskSnapshot s1 was taken {TAKEN} (30 days, 5 h ago) from registry-data: a disk created "
+        f"registryVm.dataDiskSnapshot s1 was taken {TAKEN} ({said} ago) from registry-data: a disk created "
         "from it would lose everything pushed since. Stop the VM, take a new snapshot and name it "
         "(docs/self-hosted-registry.md), or, to go back to this backup on purpose, raise "
-        "registryVm.dataDiskSnapshotMaxAgeHours above 725.")
+        f"registryVm.dataDiskSnapshotMaxAgeHours above {bound}.")
 
 
 class _SnapshotMocks(harness._Mocks):
