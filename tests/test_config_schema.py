@@ -190,3 +190,67 @@ def test_reference_rows_for_the_configuration_table() -> None:
         ("inner.size", "1", "A size."),
     ]
     assert list(cs.config_fields(Outer)) == ["name", "enabled", "mode", "tags", "port", "inner"]
+
+
+def test_setting_carries_doc_check_and_default_into_the_dataclass() -> None:
+    # Built here, not at import: mutation testing sees only calls made while a test runs.
+    def check(value: int) -> str | None:
+        return None if value else "not zero"
+
+    @dataclass(frozen=True)
+    class Local:
+        required: str = setting(doc="No default.")
+        plain: int = setting(3, doc="Plain.", check=check)
+        listed: tuple[str, ...] = setting(doc="Made.", factory=lambda: ("a",))
+        nested: Inner = setting(doc="Nested.", factory=Inner)
+        after: bool = setting(True, doc="After the nested one.")
+
+    fields = {f.name: f for f in dataclasses.fields(Local)}
+    assert fields["plain"].metadata == {"doc": "Plain.", "check": check}
+    assert fields["plain"].default == 3 and fields["listed"].default_factory() == ("a",)
+    assert fields["required"].default is dataclasses.MISSING
+    assert fields["required"].default_factory is dataclasses.MISSING
+    assert Local(required="r") == Local("r", 3, ("a",), Inner(1), True)
+    assert cs.reference(Local) == [
+        ("required", "(unset)", "No default."),
+        ("plain", "3", "Plain."),
+        ("listed", '["a"]', "Made."),
+        ("nested.size", "1", "A size."),
+        ("after", "true", "After the nested one."),  # fields after a nested object are listed too
+    ]
+    problems: list[Problem] = []
+    assert parse_object(Local, {"required": "r", "plain": 0}, "", problems) is INVALID
+    assert problems == [Problem("plain", 0, "not zero")]
+
+
+def test_suggest_compares_keys_up_to_100_characters() -> None:
+    assert cs.suggest("p" * 97 + "ort", ["p" * 97 + "orts"]) == f"; did you mean {'p' * 97 + 'orts'!r}?"
+    assert cs.suggest("p" * 98 + "ort", ["p" * 98 + "orts"]) == ""
+
+
+def test_hiding_replaces_the_longest_pieces_first() -> None:
+    # "zzzz" first would leave "a***b", and the rest of the longer piece would show
+    assert Problem("s", ["zzzz", "azzzzb"], "not azzzzb").hidden().expected == "not ***"
+    # four characters are replaced where they stand
+    assert Problem("s", "abcd", "not abcd").hidden().expected == "not ***"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("abcdefghij", "cut: abcdef"),  # the value's first 6 characters, at the very end
+    ("abcdefg", "not xbcdefg"),  # the value's last 6 characters
+])
+def test_six_characters_of_a_secret_anywhere_hide_the_explanation(value: str, expected: str) -> None:
+    assert Problem("s", value, expected).hidden().expected == "a valid value (details hidden: the key holds a secret)"
+
+
+def test_strings_stop_past_100_levels_in_objects_too() -> None:
+    def nest(value: Any, levels: int) -> Any:
+        for _ in range(levels):
+            value = [value]
+        return value
+    assert cs._strings(nest({"key": "val"}, 99)) == ["key", "val"]  # both at depth 100
+    assert cs._strings(nest({"key": "val"}, 100)) == []
+
+
+def test_a_type_the_schema_does_not_know_is_named_as_python_names_it() -> None:
+    assert cs._describe(float) == "<class 'float'>"
