@@ -74,12 +74,14 @@ def main() -> int:
     if unknown:
         parser.error(f"no [tool.mutation.tests] entry for {', '.join(unknown)}")
     summary = []
+    failed = []
     for module in args.modules:
         work = _prepare(module, table[module], config["mutmut"])
         print(f"== {module}: {' '.join(table[module])}", flush=True)
         if _mutmut(work, "run", "--max-children", args.max_children).returncode != 0:
-            print(f"mutmut failed for {module}", file=sys.stderr)
-            return 1
+            print(f"mutmut failed for {module} (its output is above)", file=sys.stderr)
+            failed.append(module)
+            continue
         _mutmut(work, "export-cicd-stats", capture=True)
         stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
         survivors = _survivors(work)
@@ -95,7 +97,9 @@ def main() -> int:
               f"{stats['survived']:8}  {caught / max(stats['total'], 1):6.1%}")
         for name in survivors:
             print(f"    survived: {name}")
-    return 0
+    for module in failed:
+        print(f"{module:20} failed: no score")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

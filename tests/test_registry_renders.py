@@ -176,6 +176,7 @@ def test_cloud_init_without_a_disk_or_extra_units() -> None:
     ("ghcr.io/acme/registry:2.8.3", "ghcr.io/acme/registry:2.8.3"),  # a host: a dot
     ("host:5000/registry:2.8.3", "host:5000/registry:2.8.3"),  # a host: a port
     ("localhost/registry:2.8.3", "localhost/registry:2.8.3"),
+    ("team/site.web/registry:1", "P/team/site.web/registry:1"),  # only the first component can be a host
     ("registry@sha256:" + "a" * 64, "P/library/registry@sha256:" + "a" * 64),
 ])
 def test_via_proxy(image: str, expected: str) -> None:
