@@ -66,6 +66,11 @@ def test_all_of_reports_the_first_problem_found() -> None:
     assert checks.all_of(checks.one_of(["a", "b"], "a or b"), checks.one_of(["b"], "b"))("a") == "b"
 
 
+def test_non_empty() -> None:
+    assert checks.non_empty("a branch")("") == "a branch"
+    assert checks.non_empty("a branch")("main") is None
+
+
 def test_short_quotes_up_to_the_limit_and_cuts_past_it() -> None:
     assert checks.short("a" * 58) == repr("a" * 58)  # 60 characters with the quotes
     assert checks.short("a" * 59) == f"{repr('a' * 59)[:60]}... (61 characters)"

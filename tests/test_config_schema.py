@@ -40,6 +40,9 @@ class Outer:
     (str, 5, "a string"),
     (Literal["a", 1], "b", 'one of "a", 1'),
     (Literal["a", 1], True, 'one of "a", 1'),  # `true` is not the literal 1
+    (Literal["local", "gcp"], "locl", 'one of "local", "gcp"; did you mean \'local\'?'),
+    (Literal["local", "gcp"], "zzz", 'one of "local", "gcp"'),
+    (Literal["local", 5], 6, 'one of "local", 5'),  # only text gets a suggestion
     (tuple[str, ...], "a", "a list, each item a string"),
     (tuple[int, ...], {"a": 1}, "a list, each item a whole number"),
     (int | None, "x", "a whole number"),  # one type besides None: its own message
@@ -101,7 +104,8 @@ def test_an_unknown_key_lists_the_valid_ones_and_suggests_the_closest() -> None:
     assert problems == [Problem(
         "p.enabeld", True,
         "a known key ('enabeld' is not one); valid here: name, enabled, mode, tags, port, inner, secretKey; "
-        "did you mean 'enabled'?")]
+        "did you mean 'enabled'?", unknown_key=True)]
+    assert problems[0].hidden().unknown_key  # still listed first when its value is a secret
 
 
 def test_extra_values_are_passed_through() -> None:
@@ -114,6 +118,13 @@ def test_suggest() -> None:
     assert cs.suggest("zzzz", ["port", "name"]) == ""
     assert cs.suggest("p" * 100 + "ort", ["p" * 100 + "orts"]) == ""  # too long to compare
     assert cs.suggest("p" * 96 + "ort", ["p" * 96 + "orts"]) == f"; did you mean {'p' * 96 + 'orts'!r}?"
+
+
+def test_closest() -> None:
+    assert cs.closest("prot", ["port", "name"]) == "port"
+    assert cs.closest("zzzz", ["port", "name"]) is None
+    assert cs.closest("p" * 97 + "ort", ["p" * 97 + "orts"]) == "p" * 97 + "orts"  # 100 characters
+    assert cs.closest("p" * 98 + "ort", ["p" * 98 + "orts"]) is None
 
 
 def test_camel() -> None:
