@@ -94,3 +94,19 @@ def test_the_replacement_warning_names_the_way_back() -> None:
         "registryVm.allowDataDiskReplacement is on: the data disk is unprotected and any change of its type, zone "
         "or snapshot replaces it. Once the restore or move is done, set it back to false and remove "
         "registryVm.dataDiskSnapshot (`pulumi stack output registryDataDisk` lists the steps).")
+
+
+def test_the_lookup_goes_through_the_provider_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi_gcp as gcp
+
+    monkeypatch.setattr(_SnapshotMocks, "age", timedelta(hours=1))
+    monkeypatch.setattr(_SnapshotMocks, "source_disk", DISK_URL)
+    monkeypatch.setattr(harness, "_Mocks", _SnapshotMocks)
+
+    def program() -> None:
+        provider = gcp.Provider("snapshots", project="p-1234")
+        pulumi.export("snapshot", verified_snapshot("s1", "p-1234", 24,
+                                                    opts=pulumi.InvokeOutputOptions(provider=provider)))
+    run = harness.run_stack("dev", program=program)
+    [lookup] = [i for i in run.invokes if i.token == "gcp:compute/getSnapshot:getSnapshot"]
+    assert lookup.provider.rsplit("::", 1)[0] == run.one("pulumi:providers:gcp", "snapshots").urn
