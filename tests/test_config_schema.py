@@ -265,3 +265,8 @@ def test_strings_stop_past_100_levels_in_objects_too() -> None:
 
 def test_a_type_the_schema_does_not_know_is_named_as_python_names_it() -> None:
     assert cs._describe(float) == "<class 'float'>"
+
+
+def test_a_schema_bug_names_the_type_and_the_key() -> None:
+    with pytest.raises(TypeError, match=r"^unsupported settings type <class 'float'> at a\.b$"):
+        coerce(float, 1.0, "a.b", [])
