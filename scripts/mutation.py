@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import typing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,9 @@ def _prepare(module: str, tests: list[str], shared: dict[str, object]) -> Path:
             shutil.copytree(entry, target, ignore=shutil.ignore_patterns(*SKIP))
         else:
             shutil.copy2(entry, target)
-    settings = {**shared, "only_mutate": [f"components/{module}.py"],
+    roots = typing.cast(list[str], shared["source_paths"])
+    [source] = [f"{root}/{module}.py" for root in roots if (ROOT / root / f"{module}.py").exists()]
+    settings = {**shared, "only_mutate": [source],
                 "pytest_add_cli_args_test_selection": tests}
     lines = [f"{key} = {_toml_value(value)}" for key, value in settings.items()]
     text = (ROOT / "pyproject.toml").read_text()

@@ -11,7 +11,8 @@ import typing
 import pytest
 
 from components import checks, settings
-from components.config_schema import config_fields
+from stackconfig import rules
+from stackconfig.reader import config_fields
 
 
 def test_in_range_accepts_both_ends_and_refuses_one_past_each() -> None:
@@ -53,8 +54,8 @@ def test_every_range_in_the_settings_includes_the_bounds_its_message_names(key: 
 
 def test_matches_refuses_values_longer_than_any_identifier_before_matching() -> None:
     check = checks.matches(re.compile(r"a*"), "only a")
-    assert check("a" * checks.MAX_MATCHED) is None
-    assert check("a" * (checks.MAX_MATCHED + 1)) == "only a"
+    assert check("a" * rules.MAX_MATCHED) is None
+    assert check("a" * (rules.MAX_MATCHED + 1)) == "only a"
     assert check("b") == "only a"
 
 

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 import pytest
 
-from components import config_schema as cs
-from components.config_schema import INVALID, Problem, SettingsError, coerce, parse_object, setting
+from stackconfig import reader as cs
+from stackconfig.reader import INVALID, Problem, SettingsError, coerce, parse_object, setting
 
 
 @dataclass(frozen=True)
