@@ -75,12 +75,15 @@ if settings.gcp is not None:
             build_cache=settings.uses_build_cache,
         ), gcp_opts)
         outputs |= artifact_registry_outputs(repository, image_name, image_tag, settings.pipeline_only_repository)
-        # The deployer's own short-lived token (gcloud auth application-default login).
-        client = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOptions(provider=provider))
-        push_targets.append(PushTarget(
-            key="artifactRegistry", server=repository.host, repository=repository.path,
-            username="oauth2accesstoken", password=client.access_token,
-            depends_on=[repository.repository, *repository.grants["writer"]]))
+        if settings.sample_image.enabled:  # never in production (settings refuse it there)
+            # The deployer's own short-lived token (gcloud auth application-default login). It differs on
+            # every run, so it must never be a resource input of a stack applied from a saved update plan
+            # (`pulumi up --plan` refuses any input that differs from the plan: docs/guardrails-and-ci.md).
+            client = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOptions(provider=provider))
+            push_targets.append(PushTarget(
+                key="artifactRegistry", server=repository.host, repository=repository.path,
+                username="oauth2accesstoken", password=client.access_token,
+                depends_on=[repository.repository, *repository.grants["writer"]]))
 
     if settings.uses_build_trigger and repository is not None:
         pipeline = BuildTrigger("image-pipeline", BuildTriggerArgs(

@@ -26,7 +26,7 @@ from components.app_source import (
 )
 from components.docker_context import SymlinkInContextError, context_digest
 from components.names import member_key
-from tests.harness import StackRun, is_secret, run_stack, unwrap
+from tests.harness import ACCESS_TOKEN, StackRun, is_secret, run_stack, unwrap
 
 NS = "image-sharing"
 IMAGE = "docker:index/image:Image"
@@ -313,3 +313,33 @@ def test_a_symbolic_link_in_app_is_refused(tmp_path: Path) -> None:
     (source / "site" / "link.html").symlink_to("index.html")
     with pytest.raises(SymlinkInContextError, match=r"link\.html is a symbolic link"):
         stage_context(source, tmp_path / "staged")
+
+
+def _holds(value: Any, needle: str) -> bool:
+    if isinstance(value, dict):
+        return any(_holds(v, needle) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds(v, needle) for v in value)
+    return isinstance(value, str) and needle in value
+
+
+PRODUCTION_RUNS = {
+    "prod": ("prod", {}),
+    "dev as production": ("dev", {f"{NS}:production": True, f"{NS}:sampleImage": {"enabled": False}}),
+}
+
+
+@pytest.mark.parametrize("stack, overrides", PRODUCTION_RUNS.values(), ids=list(PRODUCTION_RUNS))
+def test_no_per_run_token_reaches_a_production_stack(stack: str, overrides: dict[str, Any]) -> None:
+    """Production is applied from a saved update plan (`pulumi up --plan`), which refuses any resource
+    input that differs from the plan: a token minted per run would stop every prod update half-way.
+    The deployer's token is not even asked for there."""
+    run = run_stack(stack, overrides=overrides)
+    assert run.resources
+    assert [r.name for r in run.resources if _holds(unwrap(r.inputs), ACCESS_TOKEN)] == []
+    assert [i for i in run.invokes if i.token == "gcp:organizations/getClientConfig:getClientConfig"] == []
+
+
+def test_the_token_check_sees_a_token_where_there_is_one(dev: StackRun) -> None:
+    assert [r.name for r in dev.resources if _holds(unwrap(r.inputs), ACCESS_TOKEN)] == [
+        "sample-image-artifactRegistry"]
