@@ -113,7 +113,7 @@ def test_the_pulumi_cli_is_pinned_to_the_locked_sdk_version() -> None:
     makefile = re.search(r"^PULUMI_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
     assert locked and makefile and locked[1] == makefile[1]
     actions = [s for _, s in steps() if s.get("uses", "").startswith("pulumi/actions@")]
-    assert len(actions) == 4
+    assert len(actions) == 6  # one per job runs a command; prod's two jobs also install the CLI alone
     assert {s["with"].get("pulumi-version") for s in actions} == {locked[1]}
 
 
@@ -126,11 +126,16 @@ def test_dev_and_prod_queue_apart_and_no_deploy_is_cancelled() -> None:
                       "prod": {"group": "deploy-prod", "cancel-in-progress": False}}
 
 
+def pulumi_runs(job_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pulumi/actions steps that run a command (without one, the action only installs the CLI)."""
+    return [s for s in job_steps if s.get("uses", "").startswith("pulumi/actions@") and "command" in s["with"]]
+
+
 def plan_violations(workflow: dict[Any, Any]) -> list[str]:
     """Why prod's update might apply something other than the plan its approver saw; empty when it cannot."""
     jobs, found = workflow["jobs"], []
     preview, prod = jobs["prod-preview"]["steps"], jobs["prod"]["steps"]
-    [saved] = [s for s in preview if s.get("uses", "").startswith("pulumi/actions@")]
+    [saved] = pulumi_runs(preview)
     plan = saved["with"].get("plan")
     if not plan or saved["with"]["command"] != "preview":
         return ["prod-preview saves no update plan"]
@@ -153,12 +158,25 @@ def plan_violations(workflow: dict[Any, Any]) -> list[str]:
             order["check"] = index
         if uses.startswith("google-github-actions/auth@"):
             order["identity"] = index
-        if uses.startswith("pulumi/actions@"):
+        if "pulumi stack export --stack prod --file prod-state.json" in run and "sha256sum --check" in run and \
+                step.get("env", {}).get("STATE_SHA256") == "${{ needs.prod-preview.outputs.state-sha256 }}":
+            order["state"] = index
+        if uses.startswith("pulumi/actions@") and "command" in step["with"]:
             order["up"] = index
             if step["with"].get("plan") != plan or step["with"]["command"] != "up":
                 found.append("prod's update is not constrained to the plan")
     if not (order.get("download", 99) < order.get("check", 99) < order.get("identity", -1) < order.get("up", -1)):
         found.append(f"prod does not download and check the plan before it takes its identity and updates: {order}")
+    # The concurrency group does not keep another run's update out between this run's preview and its
+    # prod job: the state the plan was made against is recorded before the preview and compared before `up`.
+    recorded = [s for s in preview if s.get("id") and "pulumi stack export --stack prod --file prod-state.json"
+                in s.get("run", "") and "GITHUB_OUTPUT" in s.get("run", "")]
+    if not recorded or preview.index(recorded[0]) > preview.index(saved) or \
+            jobs["prod-preview"].get("outputs", {}).get("state-sha256") != \
+            f"${{{{ steps.{recorded[0]['id']}.outputs.sha256 }}}}":
+        found.append("prod-preview records no digest of prod's state before the plan is made")
+    if not (order.get("identity", 99) < order.get("state", 99) < order.get("up", -1)):
+        found.append(f"prod does not compare prod's state with the recorded one before it updates: {order}")
     return found
 
 
@@ -167,7 +185,11 @@ def test_prod_applies_exactly_the_plan_that_was_previewed() -> None:
 
 
 def _step(workflow: dict[Any, Any], job: str, prefix: str) -> dict[str, Any]:
-    return next(s for s in workflow["jobs"][job]["steps"] if s.get("uses", s.get("run", "")).startswith(prefix))
+    """The job's first step using or running `prefix`; for pulumi/actions, the one that runs a command."""
+    job_steps = workflow["jobs"][job]["steps"]
+    if prefix == "pulumi/actions@":
+        return pulumi_runs(job_steps)[0]
+    return next(s for s in job_steps if s.get("uses", s.get("run", "")).startswith(prefix))
 
 
 @pytest.mark.parametrize("mutate, reason", [
@@ -179,6 +201,17 @@ def _step(workflow: dict[Any, Any], job: str, prefix: str) -> dict[str, Any]:
     (lambda w: w["jobs"]["prod"]["steps"].insert(0, w["jobs"]["prod"]["steps"].pop(
         w["jobs"]["prod"]["steps"].index(_step(w, "prod", "google-github-actions/auth@")))),
      "does not download and check"),
+    (lambda w: w["jobs"]["prod"]["steps"].remove(_step(w, "prod", "test -n \"$STATE_SHA256\"")),
+     "does not compare prod's state"),
+    (lambda w: _step(w, "prod", "test -n \"$STATE_SHA256\"").update(env={"STATE_SHA256": "0" * 64}),
+     "does not compare prod's state"),
+    (lambda w: w["jobs"]["prod"]["steps"].append(w["jobs"]["prod"]["steps"].pop(
+        w["jobs"]["prod"]["steps"].index(_step(w, "prod", "test -n \"$STATE_SHA256\"")))),
+     "does not compare prod's state"),
+    (lambda w: w["jobs"]["prod-preview"]["outputs"].pop("state-sha256"), "records no digest of prod's state"),
+    (lambda w: w["jobs"]["prod-preview"]["steps"].append(w["jobs"]["prod-preview"]["steps"].pop(
+        w["jobs"]["prod-preview"]["steps"].index(_step(w, "prod-preview", "pulumi stack export")))),
+     "records no digest of prod's state"),
 ])
 def test_a_prod_update_that_could_leave_the_plan_is_refused(mutate: Any, reason: str) -> None:
     workflow = copy.deepcopy(load("deploy.yml"))
@@ -216,7 +249,7 @@ def test_pull_requests_get_a_policy_checked_dev_preview() -> None:
     assert preview["needs"] == "checks"
     # Pull requests from forks run the checks only: GitHub gives them no variables and no federated token.
     assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
-    [pulumi] = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+    [pulumi] = pulumi_runs(preview["steps"])
     assert pulumi["with"]["command"] == "preview" and pulumi["with"]["stack-name"] == "dev"
     assert pulumi["with"]["policyPacks"] == "policy"
     assert pulumi["with"]["comment-on-pr"] is True and pulumi["with"]["diff"] is True
@@ -250,7 +283,7 @@ def pull_request_violations(workflow: dict[Any, Any]) -> list[str]:
         if "id-token" in (job.get("permissions") or {}) and job_name != "preview":
             found.append(f"{job_name}: may request federated tokens")
         for step in job["steps"]:
-            if step.get("uses", "").startswith("pulumi/actions@") and step["with"]["command"] != "preview":
+            if step.get("uses", "").startswith("pulumi/actions@") and step["with"].get("command") != "preview":
                 found.append(f"{job_name}: runs pulumi {step['with']['command']}")
     if "id-token" in (workflow.get("permissions") or {}):
         found.append("every job may request federated tokens")
@@ -299,7 +332,7 @@ def test_main_updates_dev_then_previews_and_updates_prod_through_environments() 
         [auth] = [s for s in job["steps"] if s.get("uses", "").startswith("google-github-actions/auth@")]
         assert auth["with"] == {"workload_identity_provider": "${{ vars.GCP_MAIN_WORKLOAD_IDENTITY_PROVIDER }}",
                                 "service_account": "${{ vars.GCP_SERVICE_ACCOUNT }}"}  # the environment's own
-        [pulumi] = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+        [pulumi] = pulumi_runs(job["steps"])
         assert pulumi["with"]["policyPacks"] == "policy"
         commands[name] = (pulumi["with"]["command"], pulumi["with"]["stack-name"])
     assert commands == {"dev": ("up", "dev"), "prod-preview": ("preview", "prod"), "prod": ("up", "prod")}
