@@ -43,6 +43,7 @@ LB_REQUESTS = "loadbalancing.googleapis.com/https/request_count"
 LB_RESOURCE = "https_lb_rule"
 BUCKET_BYTES = "storage.googleapis.com/storage/total_bytes"
 BUCKET_RESOURCE = "gcs_bucket"
+ERROR_MINUTES = 5  # the window the external load balancer's 5xx share is measured over
 # How long a metric may be missing before its absence alerts.
 ABSENT_MINUTES = 30
 
@@ -257,31 +258,39 @@ class RegistryMonitoring(pulumi.ComponentResource):
             "group mode: `gcloud compute backend-services get-health` lists each VM's health.")
 
     def _external_lb_policies(self, lb: WatchedLoadBalancer) -> None:
-        """The external load balancer's own metrics: no probe can pass its Cloud Armor allow-list."""
+        """The external load balancer's own metrics: no probe can pass its Cloud Armor allow-list.
+
+        `https/request_count` is a DELTA metric with a point only for intervals that saw requests, so each
+        condition sums the requests over its whole window (one alignment period, ALIGN_DELTA) and fires on
+        the first evaluation over the threshold (duration 0): a 60 s rate held for N minutes would need a
+        matching request in every minute. With no request at all there is no series and no alert
+        (docs/self-hosted-registry.md)."""
         minutes, percent = self._args.alerts.registry_down_minutes, self._args.alerts.error_rate_percent
         rule = pulumi.Output.from_input(lb.forwarding_rule_name)
-        rate: list[gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgsDict] = [
-            {"alignment_period": "60s", "per_series_aligner": "ALIGN_RATE", "cross_series_reducer": "REDUCE_SUM",
-             "group_by_fields": ["resource.label.forwarding_rule_name"]}]
+
+        def window(seconds: int) -> list[gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgsDict]:
+            return [{"alignment_period": f"{seconds}s", "per_series_aligner": "ALIGN_DELTA",
+                     "cross_series_reducer": "REDUCE_SUM", "group_by_fields": ["resource.label.forwarding_rule_name"]}]
+
         self._policy("registry-down", "down", "Registry not answering", "CRITICAL", [{
-            "display_name": f"load balancer answering 503 (no healthy backend) for {minutes} min",
+            "display_name": f"load balancer answered 503 (no healthy backend) in the last {minutes} min",
             "condition_threshold": {
                 "filter": rule.apply(lambda name: lb_requests_filter(name, "response_code=503")),
-                "aggregations": rate, "comparison": "COMPARISON_GT", "threshold_value": 0,
-                "duration": f"{minutes * 60}s", "trigger": {"count": 1},
+                "aggregations": window(minutes * 60), "comparison": "COMPARISON_GT", "threshold_value": 0,
+                "duration": "0s", "trigger": {"count": 1},
             },
         }], "The load balancer has no healthy registry behind it (it answers 503). "
             "`gcloud compute backend-services get-health` lists each VM's health; on a VM, "
             "`sudo journalctl -u registry.service`.")
         self._policy("registry-errors", "errors", f"Registry 5xx above {percent}%", "ERROR", [{
-            "display_name": f"5xx answers > {percent}% of requests for 5 min",
+            "display_name": f"5xx answers > {percent}% of the requests of the last {ERROR_MINUTES} min",
             "condition_threshold": {
                 "filter": rule.apply(lambda name: lb_requests_filter(name, "response_code_class=500")),
-                "aggregations": rate,
+                "aggregations": window(ERROR_MINUTES * 60),
                 "denominator_filter": rule.apply(lb_requests_filter),
-                "denominator_aggregations": rate,
+                "denominator_aggregations": window(ERROR_MINUTES * 60),
                 "comparison": "COMPARISON_GT", "threshold_value": percent / 100,
-                "duration": "300s", "trigger": {"count": 1},
+                "duration": "0s", "trigger": {"count": 1},
             },
         }], "The registry answers server errors through the load balancer: storage (the bucket) or a "
             "failing VM. `sudo journalctl -u registry.service` on a VM of the group.")

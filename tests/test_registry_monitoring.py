@@ -125,12 +125,66 @@ def test_group_external_watches_the_load_balancers_own_answers() -> None:
     assert down["filter"] == ('metric.type="loadbalancing.googleapis.com/https/request_count" AND '
                               f'resource.type="https_lb_rule" AND resource.label.forwarding_rule_name="{rule}" '
                               "AND metric.label.response_code=503")
+    # request_count is a DELTA metric: the whole window summed, the first evaluation over the threshold fires
+    assert down["aggregations"] == [{"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_DELTA",
+                                     "crossSeriesReducer": "REDUCE_SUM",
+                                     "groupByFields": ["resource.label.forwarding_rule_name"]}]
+    assert down["thresholdValue"] == 0 and down["duration"] == "0s" and down["comparison"] == "COMPARISON_GT"
     errors = run.one(POLICY, "registry-errors").inputs["conditions"][0]["conditionThreshold"]
     assert errors["filter"].endswith("AND metric.label.response_code_class=500")
     assert errors["denominatorFilter"] == errors["filter"].removesuffix(" AND metric.label.response_code_class=500")
-    assert errors["thresholdValue"] == 0.05 and errors["duration"] == "300s"
-    assert errors["aggregations"] == errors["denominatorAggregations"]
+    assert errors["thresholdValue"] == 0.05 and errors["duration"] == "0s"
+    assert errors["aggregations"] == errors["denominatorAggregations"] == down["aggregations"]
     assert set(run.outputs["registryAlerts"]) == {"bucket", "down", "errors"}
+
+
+def fires(condition: dict[str, Any], numerator: dict[int, float], denominator: dict[int, float] | None = None,
+          minutes: int = 30) -> bool:
+    """Cloud Monitoring's threshold evaluation, as its docs describe it, for a DELTA metric with one point
+    per minute that saw requests (none otherwise): at each minute the aligner looks back one alignment
+    period (no point in it: no value, so no violation); the condition fires once every evaluation over
+    the last `duration` was a violation."""
+    [aggregation] = condition["aggregations"]
+    period = int(aggregation["alignmentPeriod"].removesuffix("s")) // 60
+    duration = int(condition["duration"].removesuffix("s")) // 60
+
+    def aligned(points: dict[int, float], now: int) -> float | None:
+        window = [v for t, v in points.items() if now - period < t <= now]
+        if not window:
+            return None
+        total = sum(window)
+        return total / (period * 60) if aggregation["perSeriesAligner"] == "ALIGN_RATE" else total
+
+    def violated(now: int) -> bool:
+        value = aligned(numerator, now)
+        if value is not None and denominator is not None:
+            whole = aligned(denominator, now)
+            value = value / whole if whole else None
+        return value is not None and value > condition["thresholdValue"]
+
+    return any(all(violated(now - back) for back in range(duration + 1)) for now in range(minutes))
+
+
+def test_a_503_now_and_then_fires_the_no_backend_alert() -> None:
+    """An idle registry's users meet the 503s a few times in the window, not every minute."""
+    down = shape_run("group-external").one(POLICY, "registry-down").inputs["conditions"][0]["conditionThreshold"]
+    assert fires(down, {3: 1, 6: 2})
+    assert fires(down, {10: 1})
+    assert not fires(down, {})  # no request at all: no series, no alert (docs/self-hosted-registry.md)
+
+
+def test_a_5xx_share_over_the_window_fires_the_errors_alert() -> None:
+    errors = shape_run("group-external").one(POLICY, "registry-errors").inputs["conditions"][0]["conditionThreshold"]
+    requests = {minute: 10 for minute in range(30)}
+    assert fires(errors, {4: 3, 6: 2}, requests)  # 5 of 50 in 5 min: 10% > 5%, though 2 minutes had no 5xx
+    assert not fires(errors, {4: 1}, requests)    # 1 of 50: 2%
+
+
+def test_the_no_backend_window_follows_registry_down_minutes() -> None:
+    run = with_alerts(EXTERNAL_GROUP, None, email="ops@example.com", registryDownMinutes=15)
+    down = run.one(POLICY, "registry-down").inputs["conditions"][0]["conditionThreshold"]
+    assert down["aggregations"][0]["alignmentPeriod"] == "900s" and down["duration"] == "0s"
+    assert fires(down, {2: 1}) and fires(down, {14: 1})
 
 
 def test_bad_new_alert_values_are_refused() -> None:

@@ -19,10 +19,11 @@ class AlertSettings:
     disk_usage_percent: int = setting(80, check=checks.in_range(50, 99, " %"),
                                       doc="Alert when the registry's data disk is fuller than this.")
     registry_down_minutes: int = setting(5, check=checks.in_range(1, 60, " minutes"),
-                                         doc="Alert when the registry has not answered for this long.")
+                                         doc="Alert when the registry has not answered for this long (external load "
+                                             "balancer: on any 503 answer in a window this long).")
     error_rate_percent: int = setting(5, check=checks.in_range(1, 100, " %"),
                                       doc="External load balancer: alert when more than this share of requests "
-                                          "gets a 5xx answer for 5 minutes.")
+                                          "of the last 5 minutes got a 5xx answer.")
     bucket_size_gb: int = setting(100, check=checks.in_range(1, 1_000_000, " GB"),
                                   doc="storage=gcs: alert when the registry's bucket holds more than this.")
 
