@@ -43,6 +43,7 @@ LB_REQUESTS = "loadbalancing.googleapis.com/https/request_count"
 LB_RESOURCE = "https_lb_rule"
 BUCKET_BYTES = "storage.googleapis.com/storage/total_bytes"
 BUCKET_RESOURCE = "gcs_bucket"
+GB = 10**9  # alerts.bucketSizeGb is in GB (decimal), as Cloud Storage prices and shows sizes
 ERROR_MINUTES = 5  # the window the external load balancer's 5xx share is measured over
 # How long a metric may be missing before its absence alerts.
 ABSENT_MINUTES = 30
@@ -305,7 +306,7 @@ class RegistryMonitoring(pulumi.ComponentResource):
                 "aggregations": [{"alignment_period": "3600s", "per_series_aligner": "ALIGN_MAX",
                                   "cross_series_reducer": "REDUCE_SUM",
                                   "group_by_fields": ["resource.label.bucket_name"]}],
-                "comparison": "COMPARISON_GT", "threshold_value": size_gb * 1024**3,
+                "comparison": "COMPARISON_GT", "threshold_value": size_gb * GB,
                 "duration": "0s", "trigger": {"count": 1},
             },
         }], "The registry's bucket keeps growing. Garbage collection reclaims unreferenced blobs "

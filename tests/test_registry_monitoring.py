@@ -91,7 +91,10 @@ def test_gcs_storage_watches_the_bucket_instead_of_a_disk() -> None:
     bucket = run.one(POLICY, "registry-bucket-size").inputs["conditions"][0]["conditionThreshold"]
     assert bucket["filter"] == ('metric.type="storage.googleapis.com/storage/total_bytes" AND '
                                 'resource.type="gcs_bucket" AND resource.label.bucket_name="acme-registry-images"')
-    assert bucket["thresholdValue"] == 20 * 1024**3 and bucket["comparison"] == "COMPARISON_GT"
+    # GB as the key, the doc and the display name say: 10^9 bytes (20 GiB would be 21.47 GB)
+    assert bucket["thresholdValue"] == 20_000_000_000 and bucket["comparison"] == "COMPARISON_GT"
+    policy = run.one(POLICY, "registry-bucket-size").inputs
+    assert policy["displayName"] == "Registry bucket over 20 GB"
     assert set(run.outputs["registryAlerts"]) == {"bucket", "down"}
 
 

@@ -25,5 +25,6 @@ class AlertSettings:
                                       doc="External load balancer: alert when more than this share of requests "
                                           "of the last 5 minutes got a 5xx answer.")
     bucket_size_gb: int = setting(100, check=checks.in_range(1, 1_000_000, " GB"),
-                                  doc="storage=gcs: alert when the registry's bucket holds more than this.")
+                                  doc="storage=gcs: alert when the registry's bucket holds more than this many "
+                                      "GB (10^9 bytes).")
 
