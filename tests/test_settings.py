@@ -209,6 +209,18 @@ def test_a_promoting_stack_refuses_the_sample_image_too() -> None:
     assert f"expected false when promotion.sourceRepository is set ({source})" in message
 
 
+def test_production_refuses_turning_off_its_subnets_flow_logs() -> None:
+    """The policy pack's prod-subnet-flow-logs rule would refuse the subnet only at preview, after the
+    settings passed: `make check-config` says it first, naming the key."""
+    message = refused("prod", vm(flowLogs={"enabled": False}))
+    assert ("registryVm.flowLogs.enabled = false: expected true or unset with production: true: a production "
+            "subnet records its flows (CIS GCP 3.8; the policy rule prod-subnet-flow-logs refuses it otherwise)"
+            ) in message
+    message = refused("dev", {f"{NS}:production": True, f"{NS}:sampleImage": {"enabled": False},
+                              **vm(flowLogs={"enabled": False})})
+    assert "registryVm.flowLogs.enabled = false: expected true or unset with production: true" in message
+
+
 def test_the_build_cache_repository_name_must_fit() -> None:
     long_id = "a" * 53  # fits alone (63), not with "-buildcache"
     trigger = {f"{NS}:buildTrigger": {"githubRepository": "acme/site"}}

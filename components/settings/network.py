@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class FlowLogSettings:
     enabled: bool | None = setting(
-        None, doc="VPC flow logs on the subnet the stack creates (CIS GCP 3.8). Unset: on in production.")
+        None, doc="VPC flow logs on the subnet the stack creates (CIS GCP 3.8). Unset: on in production "
+                  "(where false is refused).")
     sampling_percent: int = setting(50, check=checks.in_range(1, 100, " %"),
                                     doc="Share of the flows reported (the API's flowSampling x 100).")
     aggregation_interval: Literal["INTERVAL_5_SEC", "INTERVAL_30_SEC", "INTERVAL_1_MIN", "INTERVAL_5_MIN",
@@ -44,6 +45,12 @@ def cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
                     f"{ns}:registryVm.{key}", v6,
                     "IPv4 ranges only: the subnet the stack creates is IPv4-only, so IPv6 sources reach "
                     "nothing; remove them, or name an existing dual-stack registryVm.network and subnetwork"))
+    if vm.network is None and s.production and vm.flow_logs.enabled is False:
+        # The policy pack's prod-subnet-flow-logs rule would refuse the subnet at preview: say so here.
+        problems.append(Problem(f"{ns}:registryVm.flowLogs.enabled", False,
+                                "true or unset with production: true: a production subnet records its flows "
+                                "(CIS GCP 3.8; the policy rule prod-subnet-flow-logs refuses it otherwise); "
+                                "lower registryVm.flowLogs.samplingPercent to cut their cost"))
     if vm.network is not None and vm.flow_logs.enabled:
         problems.append(Problem(f"{ns}:registryVm.flowLogs.enabled", True,
                                 "unset or false with an existing registryVm.network: its subnetwork's flow logs "
