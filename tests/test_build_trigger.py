@@ -239,7 +239,7 @@ def test_outputs(gen1: StackRun) -> None:
      "buildTrigger.githubTokenSecretVersion = (not set): expected the Secret Manager version"),
     (GEN2, {}, "expected a secret in the stack's project image-sharing-dev"),
     ({**GEN2, "githubTokenSecretVersion": "projects/image-sharing-prod/secrets/t"}, {},
-     "expected projects/PROJECT/secrets/NAME/versions/N (or latest)"),
+     "expected projects/PROJECT/secrets/NAME/versions/N"),
     ({"githubRepository": "acme/site", "githubTokenSecretVersion": TOKEN_VERSION}, {},
      "expected unset with generation 1"),
     ({**GEN2, "region": "mars-north1"}, {}, "buildTrigger.region = 'mars-north1': expected a GCP region"),

@@ -221,6 +221,27 @@ def test_production_refuses_turning_off_its_subnets_flow_logs() -> None:
     assert "registryVm.flowLogs.enabled = false: expected true or unset with production: true" in message
 
 
+def token_version(version: str) -> dict[str, Any]:
+    return {f"{NS}:buildTrigger": {"githubRepository": "acme/site", "generation": 2, "appInstallationId": 1234,
+                                   "githubTokenSecretVersion": version}}
+
+
+def test_the_github_token_version_names_the_stacks_own_project_by_id() -> None:
+    """The stack grants Cloud Build's agent access to that secret in its own project only. The project
+    number is known only once the project is read, after the settings: a number cannot be checked, and
+    another project's number would pass, so it is refused."""
+    key = "buildTrigger.githubTokenSecretVersion"
+    other_number = refused("prod", token_version("projects/987654321098/secrets/cloudbuild-github-token/versions/1"))
+    assert (f"{key} = 'projects/987654321098/secrets/cloudbuild-github-token/versions/1': expected the project "
+            "id image-sharing-prod in the path, not a project number") in other_number
+    other_id = refused("prod", token_version("projects/image-sharing-dev/secrets/cloudbuild-github-token/versions/1"))
+    assert "expected a secret in the stack's project image-sharing-prod" in other_id
+    latest_version = "projects/image-sharing-prod/secrets/cloudbuild-github-token/versions/latest"
+    latest = refused("prod", token_version(latest_version))
+    assert f"{key} = '{latest_version}': expected a version number, not latest" in latest
+    run_stack("prod", overrides=token_version("projects/image-sharing-prod/secrets/cloudbuild-github-token/versions/2"))
+
+
 def test_the_build_cache_repository_name_must_fit() -> None:
     long_id = "a" * 53  # fits alone (63), not with "-buildcache"
     trigger = {f"{NS}:buildTrigger": {"githubRepository": "acme/site"}}

@@ -43,9 +43,11 @@ class BuildTriggerSettings:
     app_installation_id: int | None = setting(
         None, check=checks.in_range(1, 2**53), doc="Cloud Build GitHub App installation id (generation 2).")
     github_token_secret_version: str | None = setting(
-        None, check=checks.matches(checks.SECRET_VERSION, "projects/PROJECT/secrets/NAME/versions/N (or latest)"),
+        None, check=checks.matches(checks.SECRET_VERSION, "projects/PROJECT/secrets/NAME/versions/N"),
         doc="Secret Manager version holding the GitHub token of a generation-2 connection, created by hand in "
-            "the stack's project; the stack lets only Cloud Build's service agent read it.")
+            "the stack's project (named by project id, a version number, not latest); the stack grants read "
+            "access on it to Cloud Build's service agent only (deployers with roles/secretmanager.admin can "
+            "read it too).")
     require_approval: bool | None = setting(None, doc="Builds wait for manual approval. Unset: on in production.")
     region: str | None = setting(
         None, check=checks.one_of(REGIONS, "a GCP region where Cloud Build runs"),
@@ -67,6 +69,23 @@ class PromotionSettings:
             "the trigger copies here by digest instead of building. Unset: this stack builds.")
 
 
+def _token_version_checks(s: Settings, ns: str, version: str, problems: list[Problem]) -> None:
+    key, project, number = f"{ns}:buildTrigger.githubTokenSecretVersion", version.split("/")[1], version.split("/")[-1]
+    if s.gcp and project.isdigit():
+        # The stack's project number is known only once the project is read, after the settings: a number
+        # cannot be checked against the stack's project, and another project's would pass.
+        problems.append(Problem(key, version, f"the project id {s.gcp.project} in the path, not a project number "
+                                "(a number cannot be checked against the stack's project before anything runs)"))
+    elif s.gcp and project != s.gcp.project:
+        problems.append(Problem(key, version, f"a secret in the stack's project {s.gcp.project} (the stack grants "
+                                "Cloud Build's agent access to it there, and nowhere else)"))
+    if number == "latest":
+        problems.append(Problem(key, version, "a version number, not latest: the connection would read whatever "
+                                "version is added next without a reviewed `pulumi up`, and whether Cloud Build "
+                                "keeps `latest` or stores the number it resolved (a diff at every preview) is "
+                                "unverified"))
+
+
 def cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
     trigger = s.build_trigger
     if s.uses_build_trigger and trigger.generation == 2:
@@ -79,10 +98,8 @@ def cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
                                     "the Secret Manager version holding the GitHub token (generation 2): "
                                     f"projects/PROJECT/secrets/{GITHUB_TOKEN_SECRET}/versions/1, created once by "
                                     "hand (docs/image-pipeline.md)"))
-        elif s.gcp and version.split("/")[1] not in (s.gcp.project,) and not version.split("/")[1].isdigit():
-            problems.append(Problem(f"{ns}:buildTrigger.githubTokenSecretVersion", version,
-                                    f"a secret in the stack's project {s.gcp.project} (the stack grants Cloud "
-                                    "Build's agent access to it there, and nowhere else)"))
+        else:
+            _token_version_checks(s, ns, version, problems)
     if s.uses_build_trigger and trigger.generation == 1 and trigger.github_token_secret_version is not None:
         problems.append(Problem(f"{ns}:buildTrigger.githubTokenSecretVersion", trigger.github_token_secret_version,
                                 "unset with generation 1: the Cloud Build GitHub App needs no token"))
