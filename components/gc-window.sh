@@ -22,26 +22,33 @@ window_seconds="${GC_WINDOW_SECONDS:-3720}"
 object="registry-maintenance%2Fgc-window" # outside the registry's rootdirectory (/registry)
 action="$1"
 bucket="$2"
-curl_opts=(-sS --connect-timeout 5 --max-time 20 --retry 3 --retry-delay 1 --retry-connrefused)
+# Every call ends within about 25 s (a last attempt may start at 15 s), so a whole `mode` run fits well
+# inside registry-mode.service's TimeoutStartSec. CURL_MAX_TIME exists for tests.
+curl_opts=(-sS --connect-timeout 5 --max-time "${CURL_MAX_TIME:-10}" --retry 2 --retry-delay 1 --retry-max-time 15
+  --retry-connrefused)
 
 umask 077
 work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT
 
-token="$(curl "${curl_opts[@]}" -f -H 'Metadata-Flavor: Google' \
-  "${metadata}/instance/service-accounts/default/token" |
-  sed -nE 's/.*"access_token" *: *"([^"]+)".*/\1/p')" || token=""
-if [ -z "${token}" ]; then
-  echo "gc-window: no access token from the metadata server" >&2
-  exit 255
-fi
-printf 'Authorization: Bearer %s\n' "${token}" >"${work}/auth" # printf is a builtin: no argv
+# Writes the header file curl reads; returns 1 when the metadata server gives no token.
+auth() {
+  local token
+  token="$(curl "${curl_opts[@]}" -f -H 'Metadata-Flavor: Google' \
+    "${metadata}/instance/service-accounts/default/token" |
+    sed -nE 's/.*"access_token" *: *"([^"]+)".*/\1/p')" || token=""
+  if [ -z "${token}" ]; then
+    echo "gc-window: no access token from the metadata server" >&2
+    return 1
+  fi
+  printf 'Authorization: Bearer %s\n' "${token}" >"${work}/auth" # printf is a builtin: no argv
+}
 
 # Prints "GENERATION DEADLINE" of the window object, or nothing when there is none.
 read_window() {
   local status generation
   status="$(curl "${curl_opts[@]}" -H @"${work}/auth" -D "${work}/headers" -o "${work}/body" \
-    -w '%{http_code}' "${storage}/storage/v1/b/${bucket}/o/${object}?alt=media")"
+    -w '%{http_code}' "${storage}/storage/v1/b/${bucket}/o/${object}?alt=media")" || true
   case "${status}" in
   200)
     generation="$(sed -nE 's/^x-goog-generation: *([0-9]+).*/\1/ip' "${work}/headers")"
@@ -68,6 +75,7 @@ delete_window() {
 
 case "${action}" in
 begin)
+  auth || exit 255
   now="$(date +%s)"
   deadline=$((now + window_seconds))
   status="$(create_window "${deadline}")"
@@ -91,19 +99,25 @@ begin)
   echo "gc-window: window open until $(date -u -d "@${deadline}"); registries go read-only"
   ;;
 end)
-  [ -s "${state}" ] || exit 0
+  [ -s "${state}" ] || exit 0 # VMs that skipped the window run this too: no token, no call
+  auth || exit 255
   status="$(delete_window "$(cat "${state}")")"
   rm -f "${state}"
   echo "gc-window: window closed (HTTP ${status}); registries go read-write"
   ;;
 mode)
-  if ! window="$(read_window)"; then
-    exit 0 # keep the mode: a VM that cannot read the bucket cannot write to it either
-  fi
-  read -r _ open_until <<<"${window:-0 0}"
-  wanted="REGISTRY_CONFIG=config.yml"
-  if [ -n "${window}" ] && [ "${open_until}" -gt "$(date +%s)" ]; then
-    wanted="REGISTRY_CONFIG=config-readonly.yml"
+  # Fail closed: the registry container reaches the bucket on its own, so this script's failure to
+  # read the window says nothing about the registry's writes. Unknown window: read-only.
+  wanted="REGISTRY_CONFIG=config-readonly.yml"
+  if ! auth; then
+    echo "gc-window: ERROR: cannot read the window; registry read-only until it can" >&2
+  elif ! window="$(read_window)"; then
+    echo "gc-window: ERROR: cannot read the window; registry read-only until it can" >&2
+  else
+    read -r _ open_until <<<"${window:-0 0}"
+    if [ -z "${window}" ] || [ "${open_until}" -le "$(date +%s)" ]; then
+      wanted="REGISTRY_CONFIG=config.yml"
+    fi
   fi
   current="$(cat "${mode_env}" 2>/dev/null || echo "REGISTRY_CONFIG=config.yml")"
   printf '%s\n' "${wanted}" >"${mode_env}.tmp"

@@ -53,6 +53,11 @@ STOP_TIMEOUT_SEC = 85
 MODE_POLL_SEC = 60
 MODE_JITTER_SEC = 45  # VMs restart into and out of read-only at different moments, not all at once
 GC_SETTLE_SEC = 300
+# gc-window.sh's curl calls end within CURL_CALL_SEC each (its curl options); a `mode` run makes a few,
+# and restarts the registry (a stop of up to STOP_TIMEOUT_SEC, a start that reads the window again).
+# Killed past MODE_TIMEOUT_SEC, it has decided the mode already (an unknown window: read-only).
+CURL_CALL_SEC = 25
+MODE_TIMEOUT_SEC = 300
 GC_MAX_SEC = 3300
 GC_WINDOW_SEC = GC_SETTLE_SEC + GC_MAX_SEC + 120
 MOUNT_DATA_DISK_SCRIPT = Path(__file__).with_name("mount-data-disk.sh")
@@ -275,7 +280,9 @@ def gc_units(registry: RegistrySettings, image: str, disk_storage: bool, schedul
             "Unit": [("Description", "Registry read-only while a collection window is open on the bucket"),
                      ("After", UNIT_NAME)],
             "Service": [("Type", "oneshot"),
-                        ("ExecStart", f"/bin/bash {VM_CONFIG_DIR}/gc-window.sh mode {shared_bucket}")],
+                        ("ExecStart", f"/bin/bash {VM_CONFIG_DIR}/gc-window.sh mode {shared_bucket}"),
+                        # A oneshot has no start timeout by default: a hung run would keep the mode.
+                        ("TimeoutStartSec", str(MODE_TIMEOUT_SEC))],
         })
         units[MODE_TIMER] = render_unit({
             "Unit": [("Description", "Check the collection window every minute")],

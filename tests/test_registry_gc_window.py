@@ -13,6 +13,7 @@ which every registry is read-only and one VM collects.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import threading
@@ -89,12 +90,15 @@ class _FakeGcs(BaseHTTPRequestHandler):
     objects: ClassVar[dict[str, tuple[int, bytes]]] = {}
     generation: ClassVar[int] = 1000
     auth: ClassVar[set[str]] = set()
+    failing: ClassVar[bool] = False  # every bucket call answers 503
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path == "/metadata/instance/service-accounts/default/token":
             return self._send(200, json.dumps({"access_token": "ya29.fake", "expires_in": 3599}).encode())
         self.auth.add(self.headers.get("Authorization", ""))
+        if self.failing:
+            return self._send(503, b'{"error": {"code": 503}}')
         name = unquote(url.path.removeprefix(f"/storage/v1/b/{BUCKET}/o/"))
         if parse_qs(url.query).get("alt") != ["media"] or name not in self.objects:
             return self._send(404, b'{"error": {"code": 404}}')
@@ -139,7 +143,7 @@ class _FakeGcs(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def gcs() -> Iterator[str]:
-    _FakeGcs.objects, _FakeGcs.auth = {}, set()
+    _FakeGcs.objects, _FakeGcs.auth, _FakeGcs.failing = {}, set(), False
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeGcs)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -227,11 +231,39 @@ def test_a_window_past_its_deadline_is_no_window(gcs: str, tmp_path: Path) -> No
 
 @pytest.mark.integration
 def test_errors_are_failures_not_skips(tmp_path: Path) -> None:
-    """With no metadata server, begin exits 255 (ExecCondition: failure, not a quiet skip) and mode
-    leaves the registry as it was."""
+    """With no metadata server, begin exits 255 (ExecCondition: failure, not a quiet skip)."""
     vm = Vm(tmp_path / "a", f"http://127.0.0.1:{free_port()}")
     assert vm.run("begin", BUCKET).returncode == 255
-    assert vm.run("mode", BUCKET).returncode != 0 or vm.restarts == []
+
+
+@pytest.mark.integration
+def test_a_window_that_cannot_be_read_turns_the_registry_read_only(gcs: str, tmp_path: Path) -> None:
+    """Fail closed: the registry reaches the bucket with its own credentials, so the script's failure
+    (no token, GCS errors) says nothing about whether it writes. Read-only until the window reads again."""
+    for case, url in (("no-token", f"http://127.0.0.1:{free_port()}"), ("gcs-503", gcs)):
+        vm = Vm(tmp_path / case, url)
+        (tmp_path / case / "registry-mode.env").write_text("REGISTRY_CONFIG=config.yml\n")
+        _FakeGcs.failing = case == "gcs-503"
+        result = vm.run("mode", BUCKET)
+        assert "cannot read the window" in result.stderr, result.stderr
+        assert vm.mode == f"REGISTRY_CONFIG={READONLY_CONFIG}" and vm.restarts == ["restart registry.service"]
+        booting = Vm(tmp_path / f"{case}-boot", url)
+        assert booting.run("mode", BUCKET, "--at-start").returncode == 0, "the registry still starts, read-only"
+        assert booting.mode == f"REGISTRY_CONFIG={READONLY_CONFIG}" and booting.restarts == []
+    _FakeGcs.failing = False
+    vm.run("mode", BUCKET)
+    assert vm.mode == "REGISTRY_CONFIG=config.yml", "writes again once the window reads as closed"
+
+
+@pytest.mark.integration
+def test_end_without_a_window_of_its_own_calls_nothing(tmp_path: Path) -> None:
+    """Every VM that skipped the window runs ExecStopPost too: with no state file, `end` needs no token
+    (here there is no metadata server at all) and succeeds."""
+    vm = Vm(tmp_path / "a", f"http://127.0.0.1:{free_port()}")
+    log = recording_curl(tmp_path / "a/bin")
+    result = vm.run("end", BUCKET)
+    assert result.returncode == 0, result.stderr
+    assert not log.exists() or log.read_text() == ""
 
 
 @pytest.mark.integration
@@ -262,6 +294,15 @@ def test_the_window_outlasts_the_collector_and_the_settle_outlasts_a_switch() ->
     assert STOP_TIMEOUT_SEC > DRAIN_TIMEOUT_SEC
     assert GC_SETTLE_SEC > MODE_POLL_SEC + MODE_JITTER_SEC + STOP_TIMEOUT_SEC + 60
     assert f"RandomizedDelaySec={MODE_JITTER_SEC}" in shared_units()[MODE_TIMER]
+    # A mode run (a few curl calls, a registry restart, a start that reads the window again) ends well
+    # inside its start timeout, taken from the script's own curl options.
+    from components.registry_config import CURL_CALL_SEC, MODE_TIMEOUT_SEC
+    script = GC_WINDOW_SCRIPT.read_text()
+    max_time = int(re.search(r'--max-time "\$\{CURL_MAX_TIME:-(\d+)\}"', script)[1])  # type: ignore[index]
+    retry_window = int(re.search(r"--retry-max-time (\d+)", script)[1])  # type: ignore[index]
+    assert max_time + retry_window <= CURL_CALL_SEC
+    assert MODE_TIMEOUT_SEC > 7 * CURL_CALL_SEC + STOP_TIMEOUT_SEC
+    assert f"TimeoutStartSec={MODE_TIMEOUT_SEC}" in shared_units()[MODE_SERVICE]
     service = shared_units()[GC_SERVICE]
     assert f"TimeoutStartSec={GC_SETTLE_SEC + GC_MAX_SEC}" in service
     assert GC_WINDOW_SEC > GC_SETTLE_SEC + GC_MAX_SEC
