@@ -253,6 +253,8 @@ def gc_units(registry: RegistrySettings, image: str, disk_storage: bool, schedul
         window = f"/bin/bash {VM_CONFIG_DIR}/gc-window.sh"
         service += [("ExecCondition", f"{window} begin {shared_bucket}"),
                     ("ExecStartPre", f"/bin/sleep {GC_SETTLE_SEC}"),
+                    # The handshake: every registry that beats has acknowledged this window read-only.
+                    ("ExecStartPre", f"{window} check {shared_bucket}"),
                     ("ExecStartPre", "-/usr/bin/docker rm -f registry-gc"),
                     ("ExecStart", " ".join(run)),
                     # Stopped before the window's deadline: no registry writes while it runs.

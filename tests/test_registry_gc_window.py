@@ -3,7 +3,10 @@ which every registry is read-only and one VM collects.
 
 - gc-window.sh (bash, curl) against a local fake of the metadata server and of the GCS JSON API's
   object calls with generation preconditions: one VM opens the window, the others skip; every VM's
-  mode follows it; a window past its deadline is taken over; only the opener closes it.
+  mode follows it (read-only when the window cannot be read); the collector collects only once every
+  registry that beats has acknowledged the window; a window lasts from its server-side creation time,
+  whatever its body says, and is then taken over; a create whose answer came late is still ours; only
+  the opener closes it, and not while its collector runs.
 - The rendered units through systemd-analyze, the user-data through cloud-init's schema.
 - Two real registry processes (Debian's 2.8.2) on one filesystem store and one http secret, switched
   to the rendered read-only config as gc-window.sh has registry.service do: pushes get a clear error
@@ -12,6 +15,8 @@ which every registry is read-only and one VM collects.
 
 from __future__ import annotations
 
+import contextlib
+import email
 import json
 import re
 import shlex
@@ -19,7 +24,8 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -85,37 +91,82 @@ def written(data: dict[str, Any], path: str) -> str:
 # --- gc-window.sh against a fake metadata server and GCS ------------------------------------------
 
 
+@dataclass
+class Obj:
+    """A stored object: its generation, body, creation time (the server's clock) and custom metadata."""
+    generation: int
+    body: bytes
+    created: float = field(default_factory=time.time)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def resource(self, name: str) -> dict[str, Any]:
+        stamp = datetime.fromtimestamp(self.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return {"kind": "storage#object", "name": name, "bucket": BUCKET, "generation": str(self.generation),
+                "metageneration": "1", "contentType": "text/plain", "timeCreated": stamp, "updated": stamp,
+                "size": str(len(self.body)), **({"metadata": self.metadata} if self.metadata else {})}
+
+
 class _FakeGcs(BaseHTTPRequestHandler):
-    """The token endpoint, and media GET / upload POST / DELETE of objects with ifGenerationMatch."""
-    objects: ClassVar[dict[str, tuple[int, bytes]]] = {}
+    """The metadata server's token and instance name (per VM: /metadata/VM/...), and the GCS JSON API's
+    object calls: metadata GET (pretty-printed, as GCS answers), media GET, list by prefix, media and
+    multipart upload, DELETE; ifGenerationMatch on uploads and deletes. Every answer has a Date header
+    (BaseHTTPRequestHandler sends it), as Cloud Storage's do."""
+    objects: ClassVar[dict[str, Obj]] = {}
     generation: ClassVar[int] = 1000
     auth: ClassVar[set[str]] = set()
     failing: ClassVar[bool] = False  # every bucket call answers 503
+    late: ClassVar[float] = 0.0  # the next window create commits, then answers this many seconds late
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
-        if url.path == "/metadata/instance/service-accounts/default/token":
-            return self._send(200, json.dumps({"access_token": "ya29.fake", "expires_in": 3599}).encode())
+        if url.path.startswith("/metadata/"):
+            vm, _, rest = url.path.removeprefix("/metadata/").partition("/")
+            if rest == "instance/service-accounts/default/token":
+                return self._send(200, json.dumps({"access_token": "ya29.fake", "expires_in": 3599}).encode())
+            if rest == "instance/name":
+                return self._send(200, vm.encode())
+            return self._send(404, b"")
         self.auth.add(self.headers.get("Authorization", ""))
         if self.failing:
             return self._send(503, b'{"error": {"code": 503}}')
+        query = parse_qs(url.query)
+        if url.path == f"/storage/v1/b/{BUCKET}/o":
+            prefix = query.get("prefix", [""])[0]
+            items = [{k: v for k, v in obj.resource(name).items() if k in ("name", "updated")}
+                     for name, obj in sorted(self.objects.items()) if name.startswith(prefix)]
+            return self._send(200, json.dumps({"items": items} if items else {}, indent=1).encode())
         name = unquote(url.path.removeprefix(f"/storage/v1/b/{BUCKET}/o/"))
-        if parse_qs(url.query).get("alt") != ["media"] or name not in self.objects:
+        if name not in self.objects:
             return self._send(404, b'{"error": {"code": 404}}')
-        generation, body = self.objects[name]
-        return self._send(200, body, {"x-goog-generation": str(generation)})
+        obj = self.objects[name]
+        if query.get("alt") == ["media"]:
+            return self._send(200, obj.body)
+        return self._send(200, json.dumps(obj.resource(name), indent=1).encode())
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)
         self.auth.add(self.headers.get("Authorization", ""))
+        if self.failing:
+            return self._send(503, b'{"error": {"code": 503}}')
         query = parse_qs(url.query)
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        name = query["name"][0]
+        metadata: dict[str, str] = {}
+        if query["uploadType"] == ["multipart"]:
+            message = email.message_from_bytes(
+                f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + body)
+            resource, media = (part.get_payload(decode=True) for part in message.get_payload())
+            meta = json.loads(resource)
+            name, metadata, body = meta["name"], meta.get("metadata", {}), media.removesuffix(b"\r\n")
+        else:
+            name = query["name"][0]
         if query.get("ifGenerationMatch") == ["0"] and name in self.objects:
             return self._send(412, b'{"error": {"code": 412}}')
         type(self).generation += 1
-        self.objects[name] = (self.generation, body)
-        return self._send(200, json.dumps({"name": name, "generation": str(self.generation)}).encode())
+        self.objects[name] = Obj(self.generation, body, metadata=metadata)
+        if name == OBJECT and self.late:
+            late, type(self).late = self.late, 0.0
+            time.sleep(late)  # committed; the answer comes after the client gave up
+        return self._send(200, json.dumps(self.objects[name].resource(name), indent=1).encode())
 
     def do_DELETE(self) -> None:
         url = urlsplit(self.path)
@@ -124,7 +175,7 @@ class _FakeGcs(BaseHTTPRequestHandler):
         wanted = parse_qs(url.query).get("ifGenerationMatch", [None])[0]
         if name not in self.objects:
             return self._send(404, b"{}")
-        if wanted is not None and str(self.objects[name][0]) != wanted:
+        if wanted is not None and str(self.objects[name].generation) != wanted:
             return self._send(412, b"{}")
         del self.objects[name]
         return self._send(204, b"")
@@ -135,7 +186,8 @@ class _FakeGcs(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (a late answer)
+            self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -143,7 +195,7 @@ class _FakeGcs(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def gcs() -> Iterator[str]:
-    _FakeGcs.objects, _FakeGcs.auth, _FakeGcs.failing = {}, set(), False
+    _FakeGcs.objects, _FakeGcs.auth, _FakeGcs.failing, _FakeGcs.late = {}, set(), False, 0.0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeGcs)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -153,18 +205,27 @@ def gcs() -> Iterator[str]:
 
 
 class Vm:
-    """One VM's view: its own /run (window state, mode file) and a systemctl that records calls."""
+    """One VM's view: its own /run (window state, mode file), its instance name (the directory's), a
+    systemctl that records calls and a docker whose `inspect` answers as no container there."""
 
-    def __init__(self, root: Path, url: str) -> None:
-        self.root, self.url = root, url
+    def __init__(self, root: Path, url: str, **env: str) -> None:
+        self.root, self.url, self.name, self.env = root, url, root.name, env
         (root / "bin").mkdir(parents=True)
         (root / "bin/systemctl").write_text(f'#!/bin/sh\necho "$@" >>{root}/systemctl.log\n')
-        (root / "bin/systemctl").chmod(0o755)
+        self.collector_running(False)
+        for tool in ("systemctl", "docker"):
+            (root / "bin" / tool).chmod(0o755)
+
+    def collector_running(self, running: bool) -> None:
+        """`docker inspect -f '{{.State.Running}}' registry-gc` as Docker answers it."""
+        answer = ('echo true' if running else
+                  'echo "Error: No such object: registry-gc" >&2; exit 1')
+        (self.root / "bin/docker").write_text(f"#!/bin/sh\n{answer}\n")
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": f"{self.root}/bin:/usr/bin:/bin", "METADATA_URL": f"{self.url}/metadata",
+        env = {"PATH": f"{self.root}/bin:/usr/bin:/bin", "METADATA_URL": f"{self.url}/metadata/{self.name}",
                "STORAGE_URL": self.url, "GC_WINDOW_STATE": str(self.root / "gc-window"),
-               "REGISTRY_MODE_ENV": str(self.root / "registry-mode.env")}
+               "REGISTRY_MODE_ENV": str(self.root / "registry-mode.env"), **self.env}
         return subprocess.run([binary("bash"), str(GC_WINDOW_SCRIPT), *args],
                               capture_output=True, text=True, check=False, env=env, timeout=60)
 
@@ -178,6 +239,14 @@ class Vm:
         return log.read_text().splitlines() if log.exists() else []
 
 
+MEMBERS = "registry-maintenance/members/"
+
+
+def acks(generation: int) -> set[str]:
+    prefix = f"registry-maintenance/acks/{generation}/"
+    return {name.removeprefix(prefix) for name in _FakeGcs.objects if name.startswith(prefix)}
+
+
 @pytest.mark.integration
 def test_one_vm_opens_the_window_and_every_registry_follows_it(gcs: str, tmp_path: Path) -> None:
     a, b = Vm(tmp_path / "a", gcs), Vm(tmp_path / "b", gcs)
@@ -186,16 +255,20 @@ def test_one_vm_opens_the_window_and_every_registry_follows_it(gcs: str, tmp_pat
         assert vm.mode == "REGISTRY_CONFIG=config.yml" and vm.restarts == []
     opened = a.run("begin", BUCKET)
     assert opened.returncode == 0, opened.stderr
-    deadline = int(_FakeGcs.objects[OBJECT][1])
-    assert abs(deadline - (time.time() + GC_WINDOW_SEC)) < 30
+    window = _FakeGcs.objects[OBJECT]
+    assert window.metadata["owner"].startswith("a-") and (tmp_path / "a/gc-window").read_text().strip() == str(
+        window.generation)
     skipped = b.run("begin", BUCKET)  # the same timer fired on the other VM
-    assert skipped.returncode == 1 and "window is open" in skipped.stdout, skipped.stderr
+    assert skipped.returncode == 1 and "window" in skipped.stdout and "is open" in skipped.stdout, skipped.stderr
     for vm in (a, b):
         assert vm.run("mode", BUCKET).returncode == 0
         assert vm.mode == f"REGISTRY_CONFIG={READONLY_CONFIG}"
         assert vm.restarts == ["restart registry.service"]
         vm.run("mode", BUCKET)
         assert vm.restarts == ["restart registry.service"], "no restart when the mode is unchanged"
+    assert {f"{MEMBERS}a", f"{MEMBERS}b"} <= set(_FakeGcs.objects) and acks(window.generation) == {"a", "b"}
+    checked = a.run("check", BUCKET)
+    assert checked.returncode == 0 and "collecting" in checked.stdout, checked.stderr
     assert b.run("end", BUCKET).returncode == 0
     assert OBJECT in _FakeGcs.objects, "only the VM that opened the window closes it"
     assert a.run("end", BUCKET).returncode == 0
@@ -208,6 +281,58 @@ def test_one_vm_opens_the_window_and_every_registry_follows_it(gcs: str, tmp_pat
 
 
 @pytest.mark.integration
+def test_no_collection_until_every_member_has_gone_read_only(gcs: str, tmp_path: Path) -> None:
+    """The handshake: a registry that beats but never acknowledges the window (its switch failed, or it
+    runs units from an older user-data) stops the collection, and is named; a member whose last beat
+    is older than GC_MEMBER_SECONDS (a deleted VM) is not waited for."""
+    a, b = Vm(tmp_path / "a", gcs), Vm(tmp_path / "b", gcs)
+    for vm in (a, b):
+        vm.run("mode", BUCKET)  # both beat
+    _FakeGcs.objects[f"{MEMBERS}gone"] = Obj(5, b"", created=time.time() - 600)
+    assert a.run("begin", BUCKET).returncode == 0
+    generation = _FakeGcs.objects[OBJECT].generation
+    assert a.run("mode", BUCKET).returncode == 0  # a goes read-only and acknowledges; b has not run yet
+    assert acks(generation) == {"a"}
+    refused = a.run("check", BUCKET)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "from b " in refused.stderr and "gone" not in refused.stderr, refused.stderr
+    assert b.run("mode", BUCKET).returncode == 0
+    checked = a.run("check", BUCKET)
+    assert checked.returncode == 0 and "(a b)" in checked.stdout, checked.stderr
+
+
+@pytest.mark.integration
+def test_a_failed_check_fails_the_unit_and_closes_the_window(gcs: str, tmp_path: Path) -> None:
+    """As registry-gc.service runs it: check is an ExecStartPre after the settle, before the collector,
+    and `end` (ExecStopPost) closes the window when the check failed."""
+    service = shared_units()[GC_SERVICE]
+    lines = service.splitlines()
+    check = lines.index(f"ExecStartPre=/bin/bash /etc/registry/gc-window.sh check {BUCKET}")
+    assert lines.index(f"ExecStartPre=/bin/sleep {GC_SETTLE_SEC}") < check < next(
+        i for i, ln in enumerate(lines) if ln.startswith("ExecStart="))
+    a, b = Vm(tmp_path / "a", gcs), Vm(tmp_path / "b", gcs)
+    b.run("mode", BUCKET)  # b is a member that will never acknowledge
+    assert a.run("begin", BUCKET).returncode == 0
+    a.run("mode", BUCKET)
+    assert a.run("check", BUCKET).returncode == 1
+    assert a.run("end", BUCKET).returncode == 0
+    assert OBJECT not in _FakeGcs.objects, "the window closed: registries write again"
+
+
+@pytest.mark.integration
+def test_a_create_whose_answer_came_late_is_still_our_window(gcs: str, tmp_path: Path) -> None:
+    """GCS committed the window but the answer came after curl's max-time: curl retries and gets 412.
+    The window's owner (this VM's nonce) says it is ours: this VM collects, nobody waits an hour."""
+    _FakeGcs.late = 3.0
+    a = Vm(tmp_path / "a", gcs, CURL_MAX_TIME="1")
+    opened = a.run("begin", BUCKET)
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    assert (tmp_path / "a/gc-window").read_text().strip() == str(_FakeGcs.objects[OBJECT].generation)
+    other = Vm(tmp_path / "b", gcs).run("begin", BUCKET)
+    assert other.returncode == 1, "another VM's window is still not ours"
+
+
+@pytest.mark.integration
 def test_a_vm_starting_during_a_window_starts_read_only(gcs: str, tmp_path: Path) -> None:
     Vm(tmp_path / "a", gcs).run("begin", BUCKET)
     late = Vm(tmp_path / "late", gcs)
@@ -216,17 +341,23 @@ def test_a_vm_starting_during_a_window_starts_read_only(gcs: str, tmp_path: Path
 
 
 @pytest.mark.integration
-def test_a_window_past_its_deadline_is_no_window(gcs: str, tmp_path: Path) -> None:
-    """A collector that died leaves its window: past the deadline, registries write again and the next
-    schedule opens a new one."""
-    _FakeGcs.objects[OBJECT] = (7, str(int(time.time()) - 10).encode())
+def test_the_window_lasts_from_its_creation_whatever_its_body_says(gcs: str, tmp_path: Path) -> None:
+    """A collector that died leaves its window: GC_WINDOW_SEC after Cloud Storage created it,
+    registries write again and the next schedule replaces it (deleting that generation only). A body
+    claiming a far deadline extends nothing, and no `x-goog-generation` header is needed."""
+    _FakeGcs.objects[OBJECT] = Obj(7, b"9999999999", created=time.time() - GC_WINDOW_SEC - 10,
+                                   metadata={"owner": "dead-0"})
     vm = Vm(tmp_path / "a", gcs)
     vm.run("mode", BUCKET, "--at-start")
     assert vm.mode == "REGISTRY_CONFIG=config.yml"
     opened = vm.run("begin", BUCKET)
     assert opened.returncode == 0, opened.stderr
-    generation, body = _FakeGcs.objects[OBJECT]
-    assert generation != 7 and int(body) > time.time()
+    window = _FakeGcs.objects[OBJECT]
+    assert window.generation != 7 and window.metadata["owner"].startswith("a-")
+    assert abs(int(window.body) - (time.time() + GC_WINDOW_SEC)) < 30, "older scripts still read a deadline"
+    _FakeGcs.objects[OBJECT] = Obj(8, b"9999999999", created=time.time() - GC_WINDOW_SEC + 30)
+    vm.run("mode", BUCKET)
+    assert vm.mode == f"REGISTRY_CONFIG={READONLY_CONFIG}", "within its time, a window is open"
 
 
 @pytest.mark.integration
@@ -270,10 +401,10 @@ def test_end_without_a_window_of_its_own_calls_nothing(tmp_path: Path) -> None:
 def test_the_token_stays_off_the_command_line(gcs: str, tmp_path: Path) -> None:
     vm = Vm(tmp_path / "a", gcs)
     log = recording_curl(tmp_path / "a/bin")
-    for action in ("begin", "mode", "end"):
-        assert vm.run(action, BUCKET).returncode == 0
+    for action in ("mode", "begin", "mode", "check", "end"):
+        assert vm.run(action, BUCKET).returncode == 0, action
     argv = log.read_text()
-    assert "uploadType=media" in argv and "ifGenerationMatch" in argv and "alt=media" in argv
+    assert "uploadType=multipart" in argv and "uploadType=media" in argv and "ifGenerationMatch" in argv
     assert "ya29.fake" not in argv and _FakeGcs.auth == {"Bearer ya29.fake"}
 
 
