@@ -6,7 +6,8 @@
 #                  255: an error). ExecCondition of registry-gc.service.
 #   check BUCKET   before collecting: every registry that beat recently (a member) has acknowledged
 #                  this window read-only; else exit 1 naming the others (the unit fails, `end` closes).
-#   end BUCKET     close the window this VM opened (nothing if it opened none). ExecStopPost.
+#   end BUCKET     close the window this VM opened (nothing if it opened none), unless the collector
+#                  container still runs. ExecStopPost.
 #   mode BUCKET [--at-start]
 #                  write the registry's mode (read-only while a window is open, or when the window
 #                  cannot be read) to the environment file registry.service reads, and restart the
@@ -206,6 +207,12 @@ check)
   ;;
 end)
   [ -s "${state}" ] || exit 0 # VMs that skipped the window run this too: no token, no call
+  # ExecStopPost removed the collector; if it still runs (a stuck `docker rm`), the store stays read-only.
+  # Asked by name and state, not by an error message's wording; no answer from Docker keeps it too.
+  if ! running="$(docker ps --quiet --filter 'name=^registry-gc$' --filter status=running)" || [ -n "${running}" ]; then
+    echo "gc-window: ERROR: the collector container still runs (or Docker does not answer); window left open" >&2
+    exit 1
+  fi
   auth || exit 255
   status="$(delete_window "$(cat "${state}")")"
   rm -f "${state}"

@@ -59,6 +59,8 @@ GC_SETTLE_SEC = 300
 CURL_CALL_SEC = 25
 MODE_TIMEOUT_SEC = 300
 GC_MAX_SEC = 3300
+# The collector's stop (docker run's client), then each ExecStopPost (docker rm -f, end) gets this long.
+GC_STOP_TIMEOUT_SEC = 20
 GC_WINDOW_SEC = GC_SETTLE_SEC + GC_MAX_SEC + 120
 MOUNT_DATA_DISK_SCRIPT = Path(__file__).with_name("mount-data-disk.sh")
 DATA_DISK_PATH = f"/dev/disk/by-id/google-{DATA_DISK_DEVICE}"
@@ -259,6 +261,7 @@ def gc_units(registry: RegistrySettings, image: str, disk_storage: bool, schedul
                     ("ExecStart", " ".join(run)),
                     # Stopped before the window's deadline: no registry writes while it runs.
                     ("TimeoutStartSec", str(GC_SETTLE_SEC + GC_MAX_SEC)),
+                    ("TimeoutStopSec", str(GC_STOP_TIMEOUT_SEC)),
                     ("ExecStopPost", "-/usr/bin/docker rm -f registry-gc"),
                     ("ExecStopPost", f"{window} end {shared_bucket}")]
         description = "Registry garbage collection (every registry on the bucket read-only meanwhile)"

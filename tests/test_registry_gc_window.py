@@ -206,7 +206,7 @@ def gcs() -> Iterator[str]:
 
 class Vm:
     """One VM's view: its own /run (window state, mode file), its instance name (the directory's), a
-    systemctl that records calls and a docker whose `inspect` answers as no container there."""
+    systemctl that records calls and a docker that lists no running collector (or one)."""
 
     def __init__(self, root: Path, url: str, **env: str) -> None:
         self.root, self.url, self.name, self.env = root, url, root.name, env
@@ -217,10 +217,12 @@ class Vm:
             (root / "bin" / tool).chmod(0o755)
 
     def collector_running(self, running: bool) -> None:
-        """`docker inspect -f '{{.State.Running}}' registry-gc` as Docker answers it."""
-        answer = ('echo true' if running else
-                  'echo "Error: No such object: registry-gc" >&2; exit 1')
-        (self.root / "bin/docker").write_text(f"#!/bin/sh\n{answer}\n")
+        """`docker ps --quiet --filter name=^registry-gc$ --filter status=running`: the container's id
+        while it runs, nothing otherwise."""
+        expected = "ps --quiet --filter name=^registry-gc$ --filter status=running"
+        answer = "echo 0123456789ab" if running else ":"
+        (self.root / "bin/docker").write_text(
+            f'#!/bin/sh\n[ "$*" = "{expected}" ] || {{ echo "unexpected: $*" >&2; exit 2; }}\n{answer}\n')
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = {"PATH": f"{self.root}/bin:/usr/bin:/bin", "METADATA_URL": f"{self.url}/metadata/{self.name}",
@@ -317,6 +319,20 @@ def test_a_failed_check_fails_the_unit_and_closes_the_window(gcs: str, tmp_path:
     assert a.run("check", BUCKET).returncode == 1
     assert a.run("end", BUCKET).returncode == 0
     assert OBJECT not in _FakeGcs.objects, "the window closed: registries write again"
+
+
+@pytest.mark.integration
+def test_end_leaves_the_window_while_the_collector_container_runs(gcs: str, tmp_path: Path) -> None:
+    """`docker rm -f registry-gc` (ExecStopPost) may fail; then `end` must not reopen the store under a
+    collector that still runs: it leaves the window (its time ends it) and says so."""
+    a = Vm(tmp_path / "a", gcs)
+    assert a.run("begin", BUCKET).returncode == 0
+    a.collector_running(True)
+    kept = a.run("end", BUCKET)
+    assert kept.returncode != 0 and "collector container still runs" in kept.stderr, kept.stderr
+    assert OBJECT in _FakeGcs.objects
+    a.collector_running(False)
+    assert a.run("end", BUCKET).returncode == 0 and OBJECT not in _FakeGcs.objects
 
 
 @pytest.mark.integration
@@ -436,7 +452,13 @@ def test_the_window_outlasts_the_collector_and_the_settle_outlasts_a_switch() ->
     assert f"TimeoutStartSec={MODE_TIMEOUT_SEC}" in shared_units()[MODE_SERVICE]
     service = shared_units()[GC_SERVICE]
     assert f"TimeoutStartSec={GC_SETTLE_SEC + GC_MAX_SEC}" in service
-    assert GC_WINDOW_SEC > GC_SETTLE_SEC + GC_MAX_SEC
+    # Past its start timeout the collector's client gets TimeoutStopSec, then `docker rm -f` as long:
+    # the container is gone before the window's time is up.
+    from components.registry_config import GC_STOP_TIMEOUT_SEC
+    assert f"TimeoutStopSec={GC_STOP_TIMEOUT_SEC}" in service
+    stop_posts = [ln for ln in service.splitlines() if ln.startswith("ExecStopPost=")]
+    assert stop_posts[0] == "ExecStopPost=-/usr/bin/docker rm -f registry-gc" and len(stop_posts) == 2
+    assert GC_SETTLE_SEC + GC_MAX_SEC + len(stop_posts) * GC_STOP_TIMEOUT_SEC + 30 < GC_WINDOW_SEC
 
 
 def test_every_vm_on_a_bucket_gets_the_window_units_and_the_readonly_config() -> None:
