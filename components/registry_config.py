@@ -45,11 +45,13 @@ MODE_TIMER = "registry-mode.timer"
 # (more than both) before collecting, is stopped after GC_MAX_SEC, and the window's deadline is
 # later still, so no registry writes while a collector runs.
 # A stop lets requests in flight finish: the registry drains for DRAIN_TIMEOUT_SEC after SIGTERM, docker
-# waits DOCKER_STOP_SEC before SIGKILL, systemd STOP_TIMEOUT_SEC; all within the 90 s or so a
-# Compute Engine VM gets to shut down when it is stopped or deleted (a rolling replacement).
-DRAIN_TIMEOUT_SEC = 60
-DOCKER_STOP_SEC = 75
-STOP_TIMEOUT_SEC = 85
+# waits DOCKER_STOP_SEC before SIGKILL, systemd STOP_TIMEOUT_SEC. A Compute Engine VM that is stopped or
+# deleted (a rolling replacement) gets about 90 s to shut down in all, which the other units, docker
+# and the unmounts share: the registry takes at most 65 of them.
+DRAIN_TIMEOUT_SEC = 45
+DOCKER_STOP_SEC = 55
+STOP_TIMEOUT_SEC = 65
+SHUTDOWN_BUDGET_SEC = 90
 MODE_POLL_SEC = 60
 MODE_JITTER_SEC = 45  # VMs restart into and out of read-only at different moments, not all at once
 GC_SETTLE_SEC = 300

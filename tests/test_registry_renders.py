@@ -32,7 +32,7 @@ def test_filesystem_config_in_full() -> None:
     assert rc.registry_config(RegistrySettings(), FilesystemStorage(), http_secret=None) == {
         **HEAD,
         "storage": {"filesystem": {"rootdirectory": "/var/lib/registry"}, "delete": {"enabled": False}, **COMMON},
-        "http": {"addr": ":5000", "draintimeout": "60s", "headers": {"X-Content-Type-Options": ["nosniff"]},
+        "http": {"addr": ":5000", "draintimeout": "45s", "headers": {"X-Content-Type-Options": ["nosniff"]},
                  "debug": {"addr": "127.0.0.1:5001", "prometheus": METRICS}},
         **TAIL,
     }
@@ -45,7 +45,7 @@ def test_gcs_tls_config_in_full() -> None:
         **HEAD,
         "storage": {"gcs": {"bucket": "b", "rootdirectory": "/registry", "chunksize": 5242880},
                     "redirect": {"disable": True}, "delete": {"enabled": True}, **COMMON},
-        "http": {"addr": "0.0.0.0:5443", "draintimeout": "60s", "headers": {"X-Content-Type-Options": ["nosniff"]},
+        "http": {"addr": "0.0.0.0:5443", "draintimeout": "45s", "headers": {"X-Content-Type-Options": ["nosniff"]},
                  "debug": {"addr": ":5001", "prometheus": METRICS}, "secret": "s",
                  "tls": {"certificate": "/auth/tls.crt", "key": "/auth/tls.key"}},
         **TAIL,
@@ -92,12 +92,12 @@ def test_bind() -> None:
     assert rc.bind("/a", "/b", read_only=True) == "--mount type=bind,source=/a,target=/b,readonly"
 
 
-RUN = ("ExecStart=/usr/bin/docker run --rm --name registry --stop-timeout 75 -p 5000:5000 -p 127.0.0.1:5001:5001 "
+RUN = ("ExecStart=/usr/bin/docker run --rm --name registry --stop-timeout 55 -p 5000:5000 -p 127.0.0.1:5001:5001 "
        "--env-file /run/registry/http-secret.env "
        "--mount type=bind,source=/etc/registry/config.yml,target=/etc/docker/registry/config.yml,readonly "
        "--mount type=bind,source=/run/registry,target=/auth,readonly ")
-TAIL_OF_UNIT = """ExecStop=/usr/bin/docker stop -t 75 registry
-TimeoutStopSec=85
+TAIL_OF_UNIT = """ExecStop=/usr/bin/docker stop -t 55 registry
+TimeoutStopSec=65
 Restart=always
 RestartSec=5
 
