@@ -16,6 +16,7 @@ import pulumi_gcp as gcp
 
 from components.artifact_repository import ArtifactRepository
 from components.image_refs import ArtifactRepositoryRef, artifact_registry_repository, image_host, via_proxy
+from components.names import build_cache_id, docker_hub_proxy_id
 from components.project_services import (
     ARTIFACT_REGISTRY,
     IAM,
@@ -152,12 +153,23 @@ class RegistryHost(pulumi.ComponentResource):
         if args.repository is not None and args.repository.ref == source:
             return args.repository.grant("registry-vm-image", self.member, "reader")  # the stack's own
         same_project = source.project == args.project
+        waits = args.services.needs(ARTIFACT_REGISTRY) if same_project else []
+        own = self._stack_repository(source)
         return gcp.artifactregistry.RepositoryIamMember(
             "registry-vm-image-reader", project=source.project, location=source.location,
             repository=source.repository, role="roles/artifactregistry.reader", member=self.member,
-            # No alias: a resource this stack never had before.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=args.services.needs(ARTIFACT_REGISTRY)
-                                        if same_project else []))
+            # No alias: a resource this stack never had before. After the repository if the stack makes
+            # it (its Docker Hub cache, its build cache): a grant on a repository not yet there is a 404.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, *([own] if own else [])]))
+
+    def _stack_repository(self, source: ArtifactRepositoryRef) -> pulumi.Resource | None:
+        """The stack's own repository resource `source` names, other than the main one, if any."""
+        repo = self._args.repository
+        if repo is None or (source.location, source.project) != (repo.ref.location, repo.ref.project):
+            return None
+        own: dict[str, pulumi.Resource | None] = {docker_hub_proxy_id(repo.ref.repository): repo.proxy,
+                                                  build_cache_id(repo.ref.repository): repo.cache}
+        return own.get(source.repository)
 
     def _secrets(self) -> list[VmSecret]:
         """Secret Manager holds what must not sit in instance metadata; the VM reads exactly these."""

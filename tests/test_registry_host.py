@@ -127,3 +127,20 @@ def test_a_pkg_dev_image_that_names_no_repository_is_refused(image: str) -> None
 
     with pytest.raises(SettingsError, match=r"registry\.image = .*LOCATION-docker\.pkg\.dev/PROJECT/REPOSITORY"):
         _with_image(image)
+
+
+@pytest.mark.parametrize(("repository_id", "resource", "config"), [
+    ("images-dockerhub", "dockerhub-proxy", {"artifactRegistry": {"dockerHubProxy": True}}),
+    ("images-buildcache", "build-cache", {"buildTrigger": {"githubRepository": "acme/site"}})])
+def test_an_image_from_the_stacks_cache_repositories_waits_for_that_repository(
+        repository_id: str, resource: str, config: dict[str, object]) -> None:
+    """The Docker Hub cache and the build cache are made by this stack too: on the first `up` the grant
+    must come after the repository, or it is a 404 (and the VM boots without its image)."""
+    image = f"asia-northeast3-docker.pkg.dev/image-sharing-dev/{repository_id}/registry:2.8.3"
+    run = run_stack("dev", overrides={f"{NS}:registry": {"image": image},
+                                      **{f"{NS}:{key}": value for key, value in config.items()}})
+    made = {r.name: r.inputs.get("repositoryId") for r in run.of_type("gcp:artifactregistry/repository:Repository")}
+    assert made.get(resource) == repository_id, made
+    grant = run.one(AR_MEMBER, "registry-vm-image-reader")
+    assert f"gcp:artifactregistry/repository:Repository:{resource}" in run.deps_of(grant)
+    assert grant.inputs["repository"] == repository_id and grant.inputs["member"] == VM_MEMBER
