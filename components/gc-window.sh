@@ -26,7 +26,9 @@ storage="${STORAGE_URL:-https://storage.googleapis.com}"
 state="${GC_WINDOW_STATE:-/run/registry-gc-window}"
 mode_env="${REGISTRY_MODE_ENV:-/run/registry-mode.env}"
 window_seconds="${GC_WINDOW_SECONDS:-3720}"
-member_seconds="${GC_MEMBER_SECONDS:-180}" # a member beat within this long: its ack is required
+# A member beat within this long: its ack is required. Beats come every 60-105 s plus a run's calls;
+# erring long only costs a skipped collection when a VM was deleted in the last few minutes.
+member_seconds="${GC_MEMBER_SECONDS:-300}"
 prefix="registry-maintenance" # outside the registry's rootdirectory (/registry)
 object="${prefix}%2Fgc-window"
 action="$1"
@@ -163,6 +165,10 @@ begin)
     fi
   else
     window_generation="$(field generation "${work}/created")"
+    if [ -z "${window_generation}" ]; then # an answer without it: ask, rather than leave a window no one closes
+      read_window || exit 255
+      [ "${window_owner}" = "${nonce}" ] || { echo "gc-window: the window created is not ours" >&2; exit 255; }
+    fi
   fi
   if [ "${status}" != 200 ]; then
     [ "${status}" = 412 ] && { echo "gc-window: another VM opened the window first"; exit 1; }

@@ -290,7 +290,7 @@ def test_no_collection_until_every_member_has_gone_read_only(gcs: str, tmp_path:
     a, b = Vm(tmp_path / "a", gcs), Vm(tmp_path / "b", gcs)
     for vm in (a, b):
         vm.run("mode", BUCKET)  # both beat
-    _FakeGcs.objects[f"{MEMBERS}gone"] = Obj(5, b"", created=time.time() - 600)
+    _FakeGcs.objects[f"{MEMBERS}gone"] = Obj(5, b"", created=time.time() - 301)
     assert a.run("begin", BUCKET).returncode == 0
     generation = _FakeGcs.objects[OBJECT].generation
     assert a.run("mode", BUCKET).returncode == 0  # a goes read-only and acknowledges; b has not run yet
@@ -299,8 +299,12 @@ def test_no_collection_until_every_member_has_gone_read_only(gcs: str, tmp_path:
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "from b " in refused.stderr and "gone" not in refused.stderr, refused.stderr
     assert b.run("mode", BUCKET).returncode == 0
+    _FakeGcs.objects[f"{MEMBERS}slow"] = Obj(6, b"", created=time.time() - 200)  # still a member
+    refused = a.run("check", BUCKET)
+    assert refused.returncode == 1 and "from slow " in refused.stderr, refused.stderr
+    _FakeGcs.objects[f"registry-maintenance/acks/{generation}/slow"] = Obj(9, b"read-only")
     checked = a.run("check", BUCKET)
-    assert checked.returncode == 0 and "(a b)" in checked.stdout, checked.stderr
+    assert checked.returncode == 0 and "(a b slow)" in checked.stdout, checked.stderr
 
 
 @pytest.mark.integration
