@@ -308,6 +308,20 @@ def test_no_collection_until_every_member_has_gone_read_only(gcs: str, tmp_path:
 
 
 @pytest.mark.integration
+def test_a_registry_whose_switch_fails_still_stops_the_collection(gcs: str, tmp_path: Path) -> None:
+    """Its beat is written before the restart, its acknowledgement only after a restart that worked: a
+    VM whose registry could not restart read-only is a member without an ack."""
+    a, b = Vm(tmp_path / "a", gcs), Vm(tmp_path / "b", gcs)
+    assert a.run("begin", BUCKET).returncode == 0
+    a.run("mode", BUCKET)
+    (tmp_path / "b/bin/systemctl").write_text("#!/bin/sh\nexit 1\n")  # the restart fails
+    assert b.run("mode", BUCKET).returncode != 0
+    assert f"{MEMBERS}b" in _FakeGcs.objects and acks(_FakeGcs.objects[OBJECT].generation) == {"a"}
+    refused = a.run("check", BUCKET)
+    assert refused.returncode == 1 and "from b " in refused.stderr, refused.stderr
+
+
+@pytest.mark.integration
 def test_a_failed_check_fails_the_unit_and_closes_the_window(gcs: str, tmp_path: Path) -> None:
     """As registry-gc.service runs it: check is an ExecStartPre after the settle, before the collector,
     and `end` (ExecStopPost) closes the window when the check failed."""
