@@ -124,8 +124,10 @@ class BuildTrigger(pulumi.ComponentResource):
             what = f"Rebuilds {args.image_name} when {args.app_dir}/ changes on {s.branch}"
         else:
             # The source stack names its trigger the same way (one image name in every stack).
+            # Dev builds the branch this stack checks out (one branch, ^name$, with promotion).
             build = promotion_spec(image, args.promotion_source, url, trigger_name(args.image_name),
-                                   args.fail_on_severity, args.region)
+                                   branch_ref(s.branch).removeprefix("refs/heads/"), args.fail_on_severity,
+                                   args.region)
             what = f"Copies one verified digest of {args.promotion_source} (run by hand with the digest)"
             self.run_command = run_command(self.name, self.location, args.project)
             source_project = args.promotion_source.split("/")[1]

@@ -6,7 +6,8 @@ The digest is chosen before anyone approves: the trigger is a manual one, run wi
 builds, which Cloud Build records in that build's results), so the build waiting for approval carries
 exactly what will be promoted. Once approved, nothing is looked up by recency: the build checks the
 two values' form, reads the digest's provenance and refuses it unless Cloud Build built it from that
-commit of the expected GitHub repository, started by dev's trigger in dev's project
+commit of the expected GitHub repository on the expected branch, started by dev's trigger in dev's
+project with no run-time user substitution
 (components/provenance_check.py); then scans it and copies it. Any failure stops the build before the
 copy, the only step that writes here. Pure build data and output wording; the trigger is `BuildTrigger`'s.
 
@@ -62,9 +63,11 @@ COPY_SCRIPT = (
 
 
 def promotion_spec(image: pulumi.Input[str], source_image: str, source_repository_url: str, source_trigger: str,
-                   fail_on_severity: str | None, region: str) -> gcp.cloudbuild.TriggerBuildArgsDict:
+                   source_branch: str, fail_on_severity: str | None,
+                   region: str) -> gcp.cloudbuild.TriggerBuildArgsDict:
     """SOURCE_REPOSITORY_URL: https://github.com/OWNER/REPO, the source the digest must be built from;
-    SOURCE_TRIGGER: the name of dev's trigger (in SOURCE_IMAGE's project)."""
+    SOURCE_TRIGGER: the name of dev's trigger (in SOURCE_IMAGE's project); SOURCE_BRANCH: the branch
+    name dev's trigger builds on push (a hand run of that trigger on another branch is refused)."""
     env: list[pulumi.Input[str]] = [f"SOURCE_REF={source_image}@${{_SOURCE_DIGEST}}",
                                     "SOURCE_DIGEST=${_SOURCE_DIGEST}", "SOURCE_COMMIT=${_SOURCE_COMMIT}"]
     steps: list[gcp.cloudbuild.TriggerBuildStepArgsDict] = [
@@ -74,7 +77,7 @@ def promotion_spec(image: pulumi.Input[str], source_image: str, source_repositor
          "args": ["-c", SHOW_PROVENANCE_SCRIPT], "envs": env, "wait_fors": ["check-request"]},
         {"id": "verify-provenance", "name": PYTHON_IMAGE, "entrypoint": "python3",
          "args": ["-c", CHECKER, "verify", PROVENANCE_FILE, source_image, "${_SOURCE_DIGEST}",
-                  "${_SOURCE_COMMIT}", source_repository_url, source_trigger],
+                  "${_SOURCE_COMMIT}", source_repository_url, source_trigger, source_branch],
          "wait_fors": ["show-provenance"]},
     ]
     before_copy = "verify-provenance"

@@ -7,13 +7,17 @@ substitution). Tests run the same text against recorded provenance documents.
   request DIGEST COMMIT
       DIGEST must be a full `sha256:` + 64 hex digest, COMMIT a full 40-hex commit; nothing else runs
       with values that fail this.
-  verify FILE SOURCE_IMAGE DIGEST COMMIT REPOSITORY TRIGGER_NAME
+  verify FILE SOURCE_IMAGE DIGEST COMMIT REPOSITORY TRIGGER_NAME BRANCH
       FILE is `gcloud artifacts docker images describe SOURCE_IMAGE@DIGEST --show-provenance
       --format=json`. Passes only if Cloud Build (the Google-hosted worker) built DIGEST as
-      SOURCE_IMAGE from COMMIT of REPOSITORY (https://github.com/OWNER/REPO), started by the trigger
-      TRIGGER_NAME of SOURCE_IMAGE's project. Both the signed payload (the DSSE envelope) and
-      gcloud's decoded copy must say so, for every provenance document present, and one of them
-      must be SLSA v1.0, which Cloud Build writes only for triggered builds.
+      SOURCE_IMAGE from COMMIT of REPOSITORY (https://github.com/OWNER/REPO) on branch BRANCH,
+      started by the trigger TRIGGER_NAME of SOURCE_IMAGE's project, with no user (`_`) substitution
+      given at run time (dev's trigger declares none: a hand run `gcloud builds triggers run
+      --branch/--sha/--substitutions` of the same trigger is refused). Both the signed payload (the
+      DSSE envelope) and gcloud's decoded copy must say so, for every Cloud Build provenance
+      document present (kind BUILD under a verified-builder note; gcloud also lists DSSE_ATTESTATION
+      and other occurrences there, which are printed and ignored), and one of them must be SLSA v1.0,
+      which Cloud Build writes only for triggered builds.
 
 What this does not do: verify the envelope's signature (slsa-verifier does, with Google's keys). It
 does refuse documents attached to a note outside Google's `verified-builder` project, which only
@@ -67,11 +71,30 @@ def _project_of(invocation: str) -> str | None:
 
 
 class Expected:
-    def __init__(self, image: str, digest: str, commit: str, repository: str, trigger: str) -> None:
+    def __init__(self, image: str, digest: str, commit: str, repository: str, trigger: str, branch: str) -> None:
         match = IMAGE.fullmatch(image)
         self.image, self.project = image, match.group(1) if match else None
-        self.digest, self.commit, self.trigger = digest, commit, trigger
+        self.digest, self.commit, self.trigger, self.branch = digest, commit, trigger, branch
         self.git = "git+" + repository.removesuffix(".git")
+
+
+def _source(dependency: dict[str, Any]) -> tuple[str, str | None, Any]:
+    """(repository without `.git`, ref or None, commit) of a git dependency/material: Cloud Build
+    records the commit as gitCommit (v1.0) or sha1 (v0.1), and a 2nd-gen repository's URI may end in
+    `.git` (its remote_uri)."""
+    uri, _, ref = str(dependency.get("uri", "")).partition("@")
+    commit = _get(dependency, "digest", "gitCommit") or _get(dependency, "digest", "sha1")
+    return uri.removesuffix(".git"), ref or None, commit
+
+
+def _user_substitutions(substitutions: Any, where: str) -> list[str]:
+    """Dev's trigger declares no user substitution (its values are literals in the steps): any `_` key
+    came from the run (`gcloud builds triggers run --substitutions=...`) and may point the build
+    elsewhere (another cache image, another image)."""
+    given = {k: v for k, v in (substitutions or {}).items() if str(k).startswith("_")}
+    if not given:
+        return []
+    return [f"{where}: run-time user substitutions {given}: dev's trigger declares none, so a run set them"]
 
 
 def _subjects(statement: dict[str, Any], want: Expected, where: str) -> list[str]:
@@ -80,13 +103,19 @@ def _subjects(statement: dict[str, Any], want: Expected, where: str) -> list[str
     if not subjects:
         problems.append(f"{where}: no subject")
     hexdigest = want.digest.removeprefix("sha256:")
-    for subject in subjects:
+
+    def name(subject: dict[str, Any]) -> str:
+        return str(subject.get("name", "")).removeprefix("https://").split("@")[0]
+
+    # Dev's build also pushes the cache image (another repository) with a digest of its own: only the
+    # subjects naming the requested image must carry the requested digest.
+    ours = [s for s in subjects if name(s) == want.image or name(s).startswith(want.image + ":")]
+    for subject in ours:
         if _get(subject, "digest", "sha256") != hexdigest:
             problems.append(f"{where}: subject {subject.get('name')} has digest sha256:"
                             f"{_get(subject, 'digest', 'sha256')}, not the requested {want.digest}")
-    names = {str(s.get("name", "")).removeprefix("https://").split("@")[0] for s in subjects}
-    if not {n for n in names if n == want.image or n.startswith(want.image + ":")}:
-        problems.append(f"{where}: no subject is {want.image} (subjects: {sorted(names)})")
+    if not ours:
+        problems.append(f"{where}: no subject is {want.image} (subjects: {sorted(name(s) for s in subjects)})")
     return problems
 
 
@@ -101,11 +130,15 @@ def _check_v1(statement: dict[str, Any], want: Expected, where: str) -> list[str
         problems.append(f"{where}: built by trigger {system.get('TRIGGER_NAME')!r}, expected {want.trigger!r}")
     if system.get("COMMIT_SHA") != want.commit:
         problems.append(f"{where}: COMMIT_SHA {system.get('COMMIT_SHA')!r}, expected {want.commit}")
-    sources = [d for d in definition.get("resolvedDependencies") or [] if _get(d, "digest", "gitCommit")]
-    if not any(str(d.get("uri", "")).split("@")[0] == want.git and _get(d, "digest", "gitCommit") == want.commit
-               for d in sources):
-        found = [(d.get("uri"), _get(d, "digest", "gitCommit")) for d in sources]
-        problems.append(f"{where}: source {found}, expected {want.git} at {want.commit}")
+    if system.get("BRANCH_NAME") != want.branch:
+        problems.append(f"{where}: BRANCH_NAME {system.get('BRANCH_NAME')!r}, expected {want.branch!r} "
+                        "(a run of dev's trigger on another branch or commit)")
+    ref = "refs/heads/" + want.branch
+    sources = [_source(d) for d in definition.get("resolvedDependencies") or []]
+    if (want.git, ref, want.commit) not in sources:
+        found = [s for s in sources if s[2]]
+        problems.append(f"{where}: source {found}, expected {want.git}@{ref} at {want.commit}")
+    problems += _user_substitutions(_get(definition, "externalParameters", "substitutions"), where)
     project = _project_of(str(_get(statement, "predicate", "runDetails", "metadata", "invocationId") or ""))
     if project != want.project:
         problems.append(f"{where}: built in project {project!r}, expected {want.project!r} (the source image's)")
@@ -118,16 +151,18 @@ def _check_v01(statement: dict[str, Any], want: Expected, where: str) -> list[st
     builder = _get(predicate, "builder", "id")
     if not isinstance(builder, str) or not BUILDER_V01.fullmatch(builder):
         problems.append(f"{where}: builder {builder!r}, expected {BUILDER}@v0.x")
-    materials = [m for m in predicate.get("materials") or [] if _get(m, "digest", "sha1")]
-    if not any(str(m.get("uri", "")).split("@")[0] == want.git and _get(m, "digest", "sha1") == want.commit
-               for m in materials):
-        found = [(m.get("uri"), _get(m, "digest", "sha1")) for m in materials]
+    materials = [_source(m) for m in predicate.get("materials") or []]
+    if not any(uri == want.git and commit == want.commit for uri, _, commit in materials):
+        found = [(uri, commit) for uri, _, commit in materials if commit]
         problems.append(f"{where}: source {found}, expected {want.git} at {want.commit}")
     substitutions = _get(predicate, "recipe", "arguments", "substitutions") or {}
     if substitutions.get("TRIGGER_NAME") != want.trigger:
         problems.append(f"{where}: built by trigger {substitutions.get('TRIGGER_NAME')!r}, expected {want.trigger!r}")
     if substitutions.get("COMMIT_SHA") != want.commit:
         problems.append(f"{where}: COMMIT_SHA {substitutions.get('COMMIT_SHA')!r}, expected {want.commit}")
+    if substitutions.get("BRANCH_NAME") != want.branch:
+        problems.append(f"{where}: BRANCH_NAME {substitutions.get('BRANCH_NAME')!r}, expected {want.branch!r}")
+    problems += _user_substitutions(substitutions, where)
     return problems
 
 
@@ -157,11 +192,15 @@ def check_provenance(document: Any, want: Expected) -> list[str]:
     versions = set()
     for index, occurrence in enumerate(occurrences):
         where = f"provenance[{index}]"
-        note = str(occurrence.get("noteName", ""))
-        if not note.startswith(VERIFIED_NOTES):
-            problems.append(f"{where}: note {note!r} is not Cloud Build's ({VERIFIED_NOTES}...)")
-        if occurrence.get("kind") != "BUILD":
-            problems.append(f"{where}: kind {occurrence.get('kind')!r}, expected BUILD")
+        note, kind = str(occurrence.get("noteName", "")), occurrence.get("kind")
+        # gcloud lists DSSE_ATTESTATION occurrences here too (anyone with occurrence write access can
+        # attach one), and anyone may attach BUILD occurrences under a note of their own: neither is
+        # Cloud Build's word, so neither can pass or fail the image. Only Cloud Build attaches under
+        # verified-builder's notes.
+        if kind != "BUILD" or not note.startswith(VERIFIED_NOTES):
+            print(f"ignored: {where}: kind {kind!r}, note {note!r} is not Cloud Build's provenance "
+                  f"(kind BUILD, note {VERIFIED_NOTES}...)", file=sys.stderr)
+            continue
         uri = f"https://{want.image}@{want.digest}"
         if occurrence.get("resourceUri") != uri:
             problems.append(f"{where}: attached to {occurrence.get('resourceUri')!r}, expected {uri}")
@@ -190,9 +229,9 @@ def main(argv: list[str]) -> int:
     if command == "request" and len(args) == 2:
         problems = check_request(*args)
         ok = f"Promotion request: {args[0]} built from commit {args[1]}"
-    elif command == "verify" and len(args) == 6:
-        path, image, digest, commit, repository, trigger = args
-        want = Expected(image, digest, commit, repository, trigger)
+    elif command == "verify" and len(args) == 7:
+        path, image, digest, commit, repository, trigger, branch = args
+        want = Expected(image, digest, commit, repository, trigger, branch)
         try:
             with open(path, encoding="utf-8") as file:
                 document = json.load(file)
@@ -201,9 +240,9 @@ def main(argv: list[str]) -> int:
         else:
             problems = check_provenance(document, want)
         ok = (f"Provenance verified: {image}@{digest} was built by {BUILDER} from {want.git} at {commit}, "
-              f"started by trigger {trigger} of project {want.project}")
+              f"started by trigger {trigger} of project {want.project} on branch {branch}")
     else:
-        print("usage: request DIGEST COMMIT | verify FILE SOURCE_IMAGE DIGEST COMMIT REPOSITORY TRIGGER",
+        print("usage: request DIGEST COMMIT | verify FILE SOURCE_IMAGE DIGEST COMMIT REPOSITORY TRIGGER BRANCH",
               file=sys.stderr)
         return 2
     for problem in problems:

@@ -34,7 +34,7 @@ SAMPLE = {"_IMAGE": "asia-northeast3-docker.pkg.dev/p/images/hello-nginx", "_SOU
           # A promotion run's two values: the recorded provenance's digest and commit.
           "_SOURCE_DIGEST": fx.DIGEST, "_SOURCE_COMMIT": fx.COMMIT}
 BUILT_INTO = (SAMPLE["_IMAGE"], SAMPLE["_CACHE_IMAGE"], SAMPLE["_SOURCE"])
-PROMOTED = (SAMPLE["_IMAGE"], fx.IMAGE, fx.REPOSITORY, fx.TRIGGER)
+PROMOTED = (SAMPLE["_IMAGE"], fx.IMAGE, fx.REPOSITORY, fx.TRIGGER, fx.BRANCH)
 # Every shape the program generates: build or promotion, with and without the vulnerability gate.
 SPECS = {
     "build": lambda: build_spec(*BUILT_INTO, True),
@@ -126,7 +126,7 @@ def test_what_the_promotion_expects_cannot_be_changed_by_a_run() -> None:
     assert "substitutions" not in spec
     verify = next(s for s in spec["steps"] if s["id"] == "verify-provenance")
     assert verify["args"][2:] == ["verify", promotion.PROVENANCE_FILE, fx.IMAGE, "${_SOURCE_DIGEST}",
-                                  "${_SOURCE_COMMIT}", fx.REPOSITORY, fx.TRIGGER]
+                                  "${_SOURCE_COMMIT}", fx.REPOSITORY, fx.TRIGGER, fx.BRANCH]
     used = set().union(*(substitutions_used(t) for step in spec["steps"]
                          for t in [*step["args"], *step.get("envs", [])]))
     assert used == {"_SOURCE_DIGEST", "_SOURCE_COMMIT", "BUILD_ID"}

@@ -22,6 +22,7 @@ DIGEST = f"sha256:{HEX}"
 COMMIT = "2ce3f90facdb51aeb950d5bc641e981be61fdf48"
 REPOSITORY = "https://github.com/acme/hello-site"
 TRIGGER = "hello-nginx-image"
+BRANCH = "main"
 TRIGGER_ID = "15e57958-19b3-4a52-a052-6906244088ce"
 BUILD_ID = "9c11d255-0469-4a6a-b7d0-d510c6697c54"
 TAG = f"{COMMIT[:7]}-{BUILD_ID}"
@@ -42,8 +43,8 @@ def v1_statement() -> dict[str, Any]:
             "buildDefinition": {
                 "buildType": "https://cloud.google.com/build/gcb-buildtypes/google-worker/v1",
                 # An inline build config (the trigger's `build`): buildConfig, no buildConfigSource.
-                "externalParameters": {"buildConfig": "steps: ...", "substitutions": {
-                    "_IMAGE": IMAGE, "_SOURCE": REPOSITORY}},
+                # No user substitution: dev's trigger declares none (its values are literals).
+                "externalParameters": {"buildConfig": "steps: ...", "substitutions": {}},
                 "internalParameters": {"systemSubstitutions": dict(SYSTEM),
                                        "triggerUri": f"projects/{NUMBER}/locations/{LOCATION}/triggers/{TRIGGER_ID}"},
                 "resolvedDependencies": [
@@ -122,6 +123,39 @@ def good() -> dict[str, Any]:
     return document([occurrence("v1", v1_statement()), occurrence("v0.1", v01_statement())])
 
 
+def dsse_attestation() -> dict[str, Any]:
+    """A DSSE_ATTESTATION occurrence as gcloud lists it in provenance_summary next to the BUILD ones
+    (command_lib/artifacts/containeranalysis_util.py): someone's attestation, not Cloud Build's."""
+    return {"createTime": "2026-12-01T11:02:10.5Z", "kind": "DSSE_ATTESTATION",
+            "dsseAttestation": {"envelope": {"payload": base64.b64encode(b'{"note": "qa passed"}').decode(),
+                                             "payloadType": "application/vnd.in-toto+json", "signatures": []}},
+            "name": f"projects/{PROJECT}/occurrences/0c6a0d1e-5a4e-4c1b-9f7e-3c3d0a6f4b21",
+            "noteName": f"projects/{PROJECT}/notes/qa-attestor",
+            "resourceUri": f"https://{IMAGE}@{DIGEST}", "updateTime": "2026-12-01T11:02:10.5Z"}
+
+
+def accepted() -> dict[str, dict[str, Any]]:
+    """Real shapes the check must pass, each one variation of good()."""
+    out: dict[str, dict[str, Any]] = {}
+    with_dsse = good()
+    with_dsse["provenance_summary"]["provenance"].append(dsse_attestation())
+    out["with-dsse-attestation"] = with_dsse
+    # Dev's build also pushes the cache image (another repository): its own digest may differ.
+    cache = {"digest": {"sha256": "cd" * 32},
+             "name": f"https://{IMAGE.replace('/images/', '/images-buildcache/')}:{TAG}"}
+    v1, v01 = v1_statement(), v01_statement()
+    v1["subject"].append(cache)
+    v01["subject"].append(cache)
+    out["with-cache-subject"] = document([occurrence("v1", v1), occurrence("v0.1", v01)])
+    # A 2nd-gen repository (remote_uri ends in .git), the commit recorded as sha1.
+    v1, v01 = v1_statement(), v01_statement()
+    v1["predicate"]["buildDefinition"]["resolvedDependencies"][0] = {
+        "digest": {"sha1": COMMIT}, "uri": f"git+{REPOSITORY}.git@refs/heads/{BRANCH}"}
+    v01["slsaProvenance"]["materials"][0]["uri"] = f"git+{REPOSITORY}.git"
+    out["second-generation"] = document([occurrence("v1", v1), occurrence("v0.1", v01)])
+    return out
+
+
 def forged() -> dict[str, dict[str, Any]]:
     """Each changes one thing a forger (or a mistake) would."""
     out: dict[str, dict[str, Any]] = {}
@@ -180,11 +214,29 @@ def forged() -> dict[str, dict[str, Any]]:
     v01_other["provenance_summary"]["provenance"][1]["build"]["intotoStatement"]["slsaProvenance"]["materials"][0][
         "digest"]["sha1"] = other
     out["v01-other-commit"] = v01_other
+    # `gcloud builds triggers run <dev trigger> --branch=feature`: dev's trigger, another branch.
+    def other_branch(s: dict[str, Any]) -> None:
+        s["predicate"]["buildDefinition"]["internalParameters"]["systemSubstitutions"].update(
+            BRANCH_NAME="feature", REF_NAME="feature")
+        s["predicate"]["buildDefinition"]["resolvedDependencies"][0]["uri"] = f"git+{REPOSITORY}@refs/heads/feature"
+    out["other-branch"] = v1_changed(other_branch)
+    # `... triggers run <dev trigger> --branch=main --substitutions=_CACHE_IMAGE=...`: an attacker's cache.
+    attacker = {"_CACHE_IMAGE": "europe-docker.pkg.dev/mallory-lab/poison/hello-nginx"}
+    out["overridden-cache-image"] = v1_changed(set_path(*pred, "buildDefinition", "externalParameters",
+                                                        "substitutions", attacker))
+    v01_override = good()
+    v01_override["provenance_summary"]["provenance"][1]["build"]["intotoStatement"]["slsaProvenance"]["recipe"][
+        "arguments"]["substitutions"].update(attacker)
+    out["v01-overridden-cache-image"] = v01_override
+    # Only a DSSE attestation (someone's, whatever it says) and no Cloud Build occurrence.
+    out["dsse-attestation-only"] = document([dsse_attestation()])
     return out
 
 
 def main() -> None:
     (HERE / "good.json").write_text(json.dumps(good(), indent=2) + "\n")
+    for name, doc in accepted().items():
+        (HERE / f"good-{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
     for name, doc in forged().items():
         (HERE / f"forged-{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
 
