@@ -2,7 +2,10 @@
 `pulumi preview` diff. Pure functions, no resources, so tests can lint the scripts the steps run.
 
 Cloud Build substitutes `$NAME` / `${NAME}` itself (built-ins and `_`-prefixed user keys); a `$`
-meant for the shell is written `$$`."""
+meant for the shell is written `$$`. The build declares no user substitution: `gcloud builds triggers
+run --substitutions=` may override any declared one (another cache image, another target), so the
+image, cache image and source are literals in the steps' environment (`IMAGE`, `CACHE_IMAGE`,
+`SOURCE`) and in `images`, and the promotion refuses provenance that shows any `_` substitution."""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ BUILT_INS = {"PROJECT_ID", "PROJECT_NUMBER", "LOCATION", "BUILD_ID", "COMMIT_SHA
 BUILT_TAG_PATTERN = "^[0-9a-f]{7}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 NEWEST_BUILT = f"--include-tags --filter='tags ~ {BUILT_TAG_PATTERN}' --sort-by=~update_time --limit=1"
 # Cloud Build reads `$` as a substitution: the pattern's anchor reaches gcloud as `$$` -> `$`.
-FIND_CACHE_COMMAND = (f'gcloud artifacts docker images list "${{_CACHE_IMAGE}}" {NEWEST_BUILT.replace("$", "$$")} '
+FIND_CACHE_COMMAND = (f'gcloud artifacts docker images list "$$CACHE_IMAGE" {NEWEST_BUILT.replace("$", "$$")} '
                       "--format='value(format(\"{0}@{1}\",package,version))'")
 # No cache (a first build, or a listing error the log shows) is not a failure.
 FIND_CACHE_SCRIPT = f"{FIND_CACHE_COMMAND} > {CACHE_FILE} || : > {CACHE_FILE}\n"
@@ -46,14 +49,14 @@ def build_script(app_dir: str, tags: list[str]) -> str:
     """POSIX sh for the docker:cli image: build for linux/amd64 from the cache if there is one, and
     write inline cache metadata into the image so that the next build can use it as `--cache-from`.
     The same image is tagged for the cache repository, where the next build finds it."""
-    refs = [f"${{_IMAGE}}:{tag}" for tag in tags] + [CACHE_REF]
+    refs = [f"$$IMAGE:{tag}" for tag in tags] + [CACHE_REF]
     tag_args = " ".join(f'-t "{ref}"' for ref in refs)
     return (
         f'cache="$$(cat {CACHE_FILE})"\n'
         "set --\n"
         'if [ -n "$$cache" ]; then set -- --cache-from "$$cache"; fi\n'
         'docker build --platform linux/amd64 "$$@" --build-arg BUILDKIT_INLINE_CACHE=1 '
-        '--build-arg "SOURCE=${_SOURCE}" --build-arg "REVISION=$COMMIT_SHA" '
+        '--build-arg "SOURCE=$$SOURCE" --build-arg "REVISION=$COMMIT_SHA" '
         f"{tag_args} {app_dir}\n"
     )
 
@@ -62,7 +65,7 @@ def build_script(app_dir: str, tags: list[str]) -> str:
 # of its own, so an immutable repository never refuses it; the commit stays readable in the tag.
 BUILD_TAG = "${SHORT_SHA}-${BUILD_ID}"
 # The build cache: its own repository, which only the image builder may write (ArtifactRepository).
-CACHE_REF = "${_CACHE_IMAGE}:" + BUILD_TAG
+CACHE_REF = "$$CACHE_IMAGE:" + BUILD_TAG
 
 
 def image_tags(mutable_tags: bool) -> list[str]:
@@ -110,21 +113,29 @@ def build_spec(image: pulumi.Input[str], cache_image: pulumi.Input[str], source_
                region: str = "us-central1") -> gcp.cloudbuild.TriggerBuildArgsDict:
     """CACHE_IMAGE: the image's path in the build cache repository, the only place --cache-from reads."""
     tags = image_tags(mutable_tags)
+    image_env, cache_env = _literal("IMAGE=", image), _literal("CACHE_IMAGE=", cache_image)
     steps: list[gcp.cloudbuild.TriggerBuildStepArgsDict] = [
-        {"id": "find-cache", "name": GCLOUD_IMAGE, "entrypoint": "bash", "args": ["-c", FIND_CACHE_SCRIPT]},
+        {"id": "find-cache", "name": GCLOUD_IMAGE, "entrypoint": "bash", "args": ["-c", FIND_CACHE_SCRIPT],
+         "envs": [cache_env]},
         {"id": "build", "name": DOCKER_IMAGE, "entrypoint": "sh", "args": ["-c", build_script(app_dir, tags)],
-         "envs": [*BUILD_ENV], "wait_fors": ["find-cache"]},
+         "envs": [*BUILD_ENV, image_env, cache_env, f"SOURCE={source_url}"], "wait_fors": ["find-cache"]},
     ]
     if fail_on_severity is not None:
         # The image is still only in the build's Docker daemon: a failed gate means no push at all.
-        script = gate_script(f'"${{_IMAGE}}:{tags[0]}"', fail_on_severity, scan_location(region), remote=False)
+        script = gate_script(f'"$$IMAGE:{tags[0]}"', fail_on_severity, scan_location(region), remote=False)
         steps.append({"id": "vulnerability-gate", "name": SCAN_IMAGE, "entrypoint": "bash", "args": ["-c", script],
-                      "wait_fors": ["build"]})
+                      "envs": [image_env], "wait_fors": ["build"]})
     return {
         "steps": steps,
         # Listed images are pushed by Cloud Build itself, after every step passed, with provenance.
-        "images": [*(f"${{_IMAGE}}:{tag}" for tag in tags), CACHE_REF],
-        "substitutions": {"_IMAGE": image, "_CACHE_IMAGE": cache_image, "_SOURCE": source_url},
+        "images": [*(_literal(image, f":{tag}") for tag in tags), _literal(cache_image, ":" + BUILD_TAG)],
         "options": PROVENANCE_OPTIONS,
         "timeout": "900s",
     }
+
+
+def _literal(head: pulumi.Input[str], tail: pulumi.Input[str]) -> pulumi.Input[str]:
+    """HEAD + TAIL: plain strings stay plain (tests read build data as is); an Output is concatenated."""
+    if isinstance(head, str) and isinstance(tail, str):
+        return head + tail
+    return pulumi.Output.concat(head, tail)

@@ -62,6 +62,36 @@ def cloud_build_substitute(text: str, **values: str) -> str:
     return "$".join(parts)
 
 
+def as_shell_reads(text: str, envs: list[str], **values: str) -> str:
+    """The step's text after Cloud Build's substitution, with the step's environment (the literals the
+    build carries: IMAGE, CACHE_IMAGE, SOURCE) expanded as the shell would."""
+    text = cloud_build_substitute(text, **values)
+    for name, value in (env.split("=", 1) for env in envs):
+        text = text.replace(f"${{{name}}}", value).replace(f"${name}", value)
+    return text
+
+
+LITERALS = {"IMAGE": SAMPLE["_IMAGE"], "CACHE_IMAGE": SAMPLE["_CACHE_IMAGE"], "SOURCE": SAMPLE["_SOURCE"]}
+CACHE_ENV = [f"CACHE_IMAGE={SAMPLE['_CACHE_IMAGE']}"]
+
+
+def test_a_run_cannot_redirect_the_build() -> None:
+    """`gcloud builds triggers run --substitutions=_CACHE_IMAGE=...` may override any declared
+    substitution: the build declares none, and its image, cache image and source are literals."""
+    for kind in ("build", "build-gated"):
+        spec = SPECS[kind]()
+        assert "substitutions" not in spec
+        used = set().union(*(substitutions_used(t) for step in spec["steps"]
+                             for t in [*step["args"], *step.get("envs", [])]), *map(substitutions_used, spec["images"]))
+        assert not {u for u in used if u.startswith("_")}, used
+        for step in spec["steps"][:2]:
+            envs = dict(e.split("=", 1) for e in step["envs"] if "=" in e)
+            assert {k: v for k, v in envs.items() if k in LITERALS} == {
+                k: v for k, v in LITERALS.items() if k == "CACHE_IMAGE" or step["id"] == "build"}
+        assert spec["images"][0] == f"{SAMPLE['_IMAGE']}:${{SHORT_SHA}}-${{BUILD_ID}}"
+        assert spec["images"][-1] == f"{SAMPLE['_CACHE_IMAGE']}:${{SHORT_SHA}}-${{BUILD_ID}}"
+
+
 @pytest.mark.parametrize("kind", SPECS)
 def test_every_substitution_is_declared_or_built_in(kind: str) -> None:
     spec = SPECS[kind]()
@@ -93,7 +123,9 @@ def test_the_gate_runs_after_the_build_and_before_any_push() -> None:
     assert (gate["id"], gate["wait_fors"], gate["name"]) == ("vulnerability-gate", ["build"], spec_module.SCAN_IMAGE)
     # Cloud Build pushes `images` only once every step passed: a failed gate pushes nothing.
     assert gated["images"] == plain["images"]
-    script = cloud_build_substitute(gate["args"][1])
+    script = as_shell_reads(gate["args"][1], gate["envs"], _IMAGE="I")
+    assert gate["envs"] == ["IMAGE=I"]
+    script = as_shell_reads(gate["args"][1], [f"IMAGE={SAMPLE['_IMAGE']}"])
     assert f'scan "{SAMPLE["_IMAGE"]}:{SAMPLE["SHORT_SHA"]}-{SAMPLE["BUILD_ID"]}" --location=europe ' in script
     assert "--remote" not in script  # the image is only in the build's daemon
 
@@ -136,11 +168,12 @@ def test_what_the_promotion_expects_cannot_be_changed_by_a_run() -> None:
 
 
 def test_substituted_script_reads_as_the_shell_sees_it() -> None:
-    build = build_spec("IMAGE", "CACHE", "SOURCE", False)["steps"][1]["args"][1]
-    script = cloud_build_substitute(build)
+    step = build_spec(*BUILT_INTO, False)["steps"][1]
+    script = as_shell_reads(step["args"][1], step["envs"])
     assert 'set -- --cache-from "$cache"' in script
     built = f'{SAMPLE["SHORT_SHA"]}-{SAMPLE["BUILD_ID"]}'
     assert f'-t "{SAMPLE["_IMAGE"]}:{built}" -t "{SAMPLE["_CACHE_IMAGE"]}:{built}" app' in script
+    assert f'--build-arg "SOURCE={SAMPLE["_SOURCE"]}"' in script
     assert "latest" not in script
 
 
@@ -186,8 +219,8 @@ def test_gcloud_build_config_loader_accepts_the_build(tmp_path: Path, kind: str)
     assert [s.get("waitFor") for s in build["steps"]] == [s.get("wait_fors") for s in spec["steps"]]
     if kind.startswith("build"):
         assert build["options"] == {"logging": "CLOUD_LOGGING_ONLY", "requestedVerifyOption": "VERIFIED"}
-        assert build["steps"][1]["env"] == ["DOCKER_BUILDKIT=1"]
-        assert build["images"][0] == "${_IMAGE}:${SHORT_SHA}-${BUILD_ID}"
+        assert build["steps"][1]["env"] == ["DOCKER_BUILDKIT=1", *(f"{k}={v}" for k, v in LITERALS.items())]
+        assert build["images"][0] == f"{SAMPLE['_IMAGE']}:${{SHORT_SHA}}-${{BUILD_ID}}"
     else:
         assert build["options"] == {"logging": "CLOUD_LOGGING_ONLY"} and "images" not in build
 
@@ -273,7 +306,7 @@ ATTACHMENT_FIRST = [{"digest": "sha256:" + "cd" * 32, "time": "2026-01-03T00:00:
 def test_find_cache_takes_the_newest_image_the_pipeline_built() -> None:
     """Run through gcloud's own listing code: with the filter it lists every version (no server-side
     limit), with tags, and keeps the newest one with the pipeline's tag."""
-    command = shlex.split(cloud_build_substitute(spec_module.FIND_CACHE_COMMAND))
+    command = shlex.split(as_shell_reads(spec_module.FIND_CACHE_COMMAND, CACHE_ENV))
     listed = docker_images_list(command, ATTACHMENT_FIRST)
     # From the cache repository, only the builder's.
     assert listed["printed"] == f"{SAMPLE['_CACHE_IMAGE']}@sha256:{'ab' * 32}"
@@ -459,7 +492,7 @@ result = [expression.Evaluate({"tags": tags}) for tags in payload["cases"]]
 def test_the_cache_lookup_considers_only_the_pipelines_own_tags() -> None:
     """Through gcloud's own filter code: the tags the build pushes (spec_module.BUILD_TAG) match; the
     stack's `src-` tags, `latest` alone, and look-alikes do not."""
-    command = shlex.split(cloud_build_substitute(spec_module.FIND_CACHE_COMMAND))
+    command = shlex.split(as_shell_reads(spec_module.FIND_CACHE_COMMAND, CACHE_ENV))
     expression = next(a.split("=", 1)[1] for a in command if a.startswith("--filter="))
     built = cloud_build_substitute(spec_module.BUILD_TAG)
     cases = [[built], ["latest", built], ["src-0123456789ab"], ["latest"], [f"x{built}"], [f"{built}x"],

@@ -87,9 +87,11 @@ def test_the_build_cache_is_a_repository_only_the_builder_writes() -> None:
     assert {"group:readers@example.com", "user:dev@example.com"} <= on_images
     build = run.one(TRIGGER).inputs["build"]
     # The lookup lists the cache repository only; the build tags the cache image, Cloud Build pushes it.
-    assert 'images list "${_CACHE_IMAGE}"' in build["steps"][0]["args"][1]
-    assert '"${_IMAGE}"' not in build["steps"][0]["args"][1]
-    assert "${_CACHE_IMAGE}:${SHORT_SHA}-${BUILD_ID}" in build["images"]
+    assert 'images list "$$CACHE_IMAGE"' in build["steps"][0]["args"][1]
+    assert build["steps"][0]["envs"] == [
+        "CACHE_IMAGE=asia-northeast3-docker.pkg.dev/image-sharing-dev/images-buildcache/hello-nginx"]
+    cache_image = "asia-northeast3-docker.pkg.dev/image-sharing-dev/images-buildcache/hello-nginx"
+    assert f"{cache_image}:${{SHORT_SHA}}-${{BUILD_ID}}" in build["images"]
     # The first build must not fail for want of the grant.
     assert f"{REPO_GRANT}:cache-writer-image-builder" in run.deps_of(run.one(TRIGGER))
 
@@ -121,18 +123,23 @@ def test_steps_build_from_the_app_folder_with_pinned_builders(gen1: StackRun) ->
     assert [(s["id"], s["name"]) for s in build["steps"]] == [("find-cache", GCLOUD_IMAGE), ("build", DOCKER_IMAGE)]
     script = build["steps"][1]["args"][1]
     assert "--cache-from" in script and "--platform linux/amd64" in script and script.rstrip().endswith(" app")
-    assert build["substitutions"] == {
-        "_IMAGE": "asia-northeast3-docker.pkg.dev/image-sharing-dev/images/hello-nginx",
-        "_CACHE_IMAGE": "asia-northeast3-docker.pkg.dev/image-sharing-dev/images-buildcache/hello-nginx",
-        "_SOURCE": "https://github.com/acme/site"}
+    # Literals, not substitutions: a run's --substitutions cannot redirect them.
+    assert "substitutions" not in build
+    assert build["steps"][1]["envs"] == [
+        "DOCKER_BUILDKIT=1", "IMAGE=asia-northeast3-docker.pkg.dev/image-sharing-dev/images/hello-nginx",
+        "CACHE_IMAGE=asia-northeast3-docker.pkg.dev/image-sharing-dev/images-buildcache/hello-nginx",
+        "SOURCE=https://github.com/acme/site"]
 
 
 def test_moving_tag_only_with_mutable_tags(gen1: StackRun, gen1_prod: StackRun) -> None:
-    cache = "${_CACHE_IMAGE}:${SHORT_SHA}-${BUILD_ID}"
-    assert gen1.one(TRIGGER).inputs["build"]["images"] == ["${_IMAGE}:${SHORT_SHA}-${BUILD_ID}", "${_IMAGE}:latest",
-                                                           cache]
+    tag = "${SHORT_SHA}-${BUILD_ID}"
+
+    def image(stack: str, repository: str = "images") -> str:
+        return f"asia-northeast3-docker.pkg.dev/image-sharing-{stack}/{repository}/hello-nginx"
+    assert gen1.one(TRIGGER).inputs["build"]["images"] == [
+        f"{image('dev')}:{tag}", f"{image('dev')}:latest", f"{image('dev', 'images-buildcache')}:{tag}"]
     prod_build = gen1_prod.one(TRIGGER).inputs["build"]
-    assert prod_build["images"] == ["${_IMAGE}:${SHORT_SHA}-${BUILD_ID}", cache]
+    assert prod_build["images"] == [f"{image('prod')}:{tag}", f"{image('prod', 'images-buildcache')}:{tag}"]
     assert ":latest" not in prod_build["steps"][1]["args"][1]
 
 
@@ -318,7 +325,7 @@ def test_prod_promotes_one_chosen_verified_digest(promoting: StackRun) -> None:
     assert "substitutions" not in build
     verify = build["steps"][2]["args"]
     assert verify[2:] == ["verify", "/workspace/provenance.json", f"{DEV_REPOSITORY}/hello-nginx", "${_SOURCE_DIGEST}",
-                          "${_SOURCE_COMMIT}", "https://github.com/acme/site", "hello-nginx-image"]
+                          "${_SOURCE_COMMIT}", "https://github.com/acme/site", "hello-nginx-image", "main"]
     assert "IMAGE=asia-northeast3-docker.pkg.dev/image-sharing-prod/images/hello-nginx" in build["steps"][-1]["envs"]
     assert trigger["approvalConfig"] == {"approvalRequired": True}
     # A manual trigger: no push starts it, a person runs it with the digest, and approves it.
