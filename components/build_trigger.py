@@ -67,6 +67,7 @@ class BuildTrigger(pulumi.ComponentResource):
         self._args = args
         self.fail_on_severity, self.promotion_source = args.fail_on_severity, args.promotion_source
         self.github_repository = s.github_repository
+        self.branch = s.branch
 
         account = gcp.serviceaccount.Account(
             "image-builder", project=args.project, account_id="image-builder",

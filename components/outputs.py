@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pulumi
@@ -179,17 +180,21 @@ def pipeline_outputs(pipeline: BuildTrigger, project: str) -> dict[str, Any]:
         outputs["promotion"] = promotion_outputs(source, pipeline.image, pipeline.run_command)
     else:
         outputs["builtImages"] = pipeline.trigger.trigger_id.apply(
-            lambda trigger_id: built_images_command(trigger_id, pipeline.location, project))
+            lambda trigger_id: built_images_command(trigger_id, pipeline.location, project, pipeline.branch))
     outputs["provenance"] = provenance_commands(pipeline.image, source, pipeline.github_repository)
     return outputs
 
 
-def built_images_command(trigger_id: str, location: str, project: str) -> str:
-    """The digests this trigger's successful builds pushed, with their commits, as Cloud Build recorded
-    them (the build's results): what a promotion is asked for."""
+def built_images_command(trigger_id: str, location: str, project: str, branch: str) -> str:
+    """The digests this trigger's successful builds of BRANCH (the trigger's regex) pushed, with their
+    commits, as Cloud Build recorded them (the build's results): what a promotion is asked for. A hand
+    run of the trigger on another branch is left out (the promotion would refuse it)."""
+    name = re.fullmatch(r"\^([A-Za-z0-9._/-]+)\$", branch)
+    on_branch = f"substitutions.BRANCH_NAME={name.group(1)}" if name else f"substitutions.BRANCH_NAME~'{branch}'"
     return (f"gcloud builds list --project={project} --region={location} "
-            f"--filter='buildTriggerId={trigger_id} AND status=SUCCESS' --limit=5 "
-            "--format='table(substitutions.COMMIT_SHA,results.images[0].digest,finishTime)'")
+            f"--filter='buildTriggerId={trigger_id} AND status=SUCCESS AND {on_branch}' --limit=5 "
+            "--format='table(substitutions.BRANCH_NAME,substitutions.COMMIT_SHA,results.images[0].digest,"
+            "finishTime)'")
 
 
 def provenance_commands(image: pulumi.Output[str], source: str | None, github_repository: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from components.build_spec import DOCKER_IMAGE, GCLOUD_IMAGE
+from components.outputs import built_images_command
 from stackconfig.reader import SettingsError
 from tests.gcloud_cli import refusal
 from tests.gcloud_sdk import docker_images_list
@@ -365,8 +366,10 @@ def test_dev_publishes_the_digests_its_trigger_built(gen1: StackRun) -> None:
     trigger_id = "0c7e5f2a-trigger"  # the mocks' id for the trigger
     assert out["builtImages"] == (
         f"gcloud builds list --project=image-sharing-dev --region=global "
-        f"--filter='buildTriggerId={trigger_id} AND status=SUCCESS' --limit=5 "
-        "--format='table(substitutions.COMMIT_SHA,results.images[0].digest,finishTime)'")
+        f"--filter='buildTriggerId={trigger_id} AND status=SUCCESS AND substitutions.BRANCH_NAME=main' --limit=5 "
+        "--format='table(substitutions.BRANCH_NAME,substitutions.COMMIT_SHA,results.images[0].digest,finishTime)'")
+    # A branch regex other than ^name$ is matched as one.
+    assert "BRANCH_NAME~'^(main|release)$'" in built_images_command("t", "global", "p", "^(main|release)$")
 
 
 @pytest.mark.integration
@@ -378,7 +381,8 @@ def test_every_gcloud_command_of_the_pipeline_outputs_parses(gen1: StackRun, pro
         commands += [inner, out["provenance"]["show"].replace('"$IMAGE"', "IMAGE").split(" | ")[0]]
     promoted = promoting.outputs["imagePipeline"]["promotion"]
     commands += [promoted[k] for k in ("sourceDigests", "promotedDigests", "run")]
-    commands.append(gen1.outputs["imagePipeline"]["builtImages"])
+    commands += [gen1.outputs["imagePipeline"]["builtImages"],
+                 built_images_command("t", "global", "p", "^(main|v.*)$")]
     for command in commands:
         assert refusal(command) is None, command
 
