@@ -138,9 +138,12 @@ class ArtifactRepository(pulumi.ComponentResource):
         self.cache: gcp.artifactregistry.Repository | None = None
         self.cache_path: pulumi.Output[str] | None = None
         if args.build_cache:
-            # BuildKit reuses --cache-from layers on trust and Cloud Build then signs the result: the
-            # cache is read from a repository nobody but the image builder is granted to write
-            # (Artifact Registry IAM stops at the repository, so a tag pattern could not do this).
+            # Only with buildTrigger.registryCache (off by default). BuildKit reuses --cache-from layers
+            # on trust and Cloud Build then signs the result: the cache is a repository of its own that
+            # this stack grants only the image builder to write (Artifact Registry IAM stops at the
+            # repository, so a tag pattern could not do this). Project Owners/Editors, principals with
+            # actAs on the builder, the legacy Cloud Build and default Compute Engine service accounts
+            # can still push: hence off by default (docs/image-pipeline.md).
             self.cache = gcp.artifactregistry.Repository(
                 "build-cache",
                 project=args.project,
@@ -148,7 +151,7 @@ class ArtifactRepository(pulumi.ComponentResource):
                 format="DOCKER",
                 mode="STANDARD_REPOSITORY",
                 repository_id=build_cache_id(s.repository_id),
-                description="Build cache of the image pipeline: written only by its builder, managed by Pulumi",
+                description="Build cache of the image pipeline (granted to its builder), managed by Pulumi",
                 # Every build pushes a tag of its own: nothing here is ever overwritten.
                 docker_config={"immutable_tags": True},
                 kms_key_name=s.kms_key_name,

@@ -45,12 +45,16 @@ FIND_CACHE_SCRIPT = f"{FIND_CACHE_COMMAND} > {CACHE_FILE} || : > {CACHE_FILE}\n"
 BUILD_ENV = ["DOCKER_BUILDKIT=1"]
 
 
-def build_script(app_dir: str, tags: list[str]) -> str:
+def build_script(app_dir: str, tags: list[str], cache: bool = True) -> str:
     """POSIX sh for the docker:cli image: build for linux/amd64 from the cache if there is one, and
     write inline cache metadata into the image so that the next build can use it as `--cache-from`.
-    The same image is tagged for the cache repository, where the next build finds it."""
-    refs = [f"$$IMAGE:{tag}" for tag in tags] + [CACHE_REF]
+    The same image is tagged for the cache repository, where the next build finds it. CACHE False:
+    a plain build from app/ and the pinned base image only."""
+    refs = [f"$$IMAGE:{tag}" for tag in tags] + ([CACHE_REF] if cache else [])
     tag_args = " ".join(f'-t "{ref}"' for ref in refs)
+    if not cache:
+        return ('docker build --platform linux/amd64 --build-arg "SOURCE=$$SOURCE" --build-arg "REVISION=$COMMIT_SHA" '
+                f"{tag_args} {app_dir}\n")
     return (
         f'cache="$$(cat {CACHE_FILE})"\n'
         "set --\n"
@@ -64,7 +68,12 @@ def build_script(app_dir: str, tags: list[str]) -> str:
 # The commit plus the build: a retried or re-run build of the same commit (a new BUILD_ID) gets a tag
 # of its own, so an immutable repository never refuses it; the commit stays readable in the tag.
 BUILD_TAG = "${SHORT_SHA}-${BUILD_ID}"
-# The build cache: its own repository, which only the image builder may write (ArtifactRepository).
+# The build cache (buildTrigger.registryCache, off by default): its own repository, which this stack
+# grants only the image builder to write, but project Owners/Editors, principals with actAs on the
+# builder and the default Cloud Build / Compute Engine service accounts (Editor by default) can write
+# it too. BuildKit reuses --cache-from layers on trust and Cloud Build signs the result: any of them
+# could slip a layer into an image prod later promotes. Without a registry cache each build starts
+# from the pinned base image and app/ only; what it signs is what the commit says.
 CACHE_REF = "$$CACHE_IMAGE:" + BUILD_TAG
 
 
@@ -108,18 +117,26 @@ PROVENANCE_OPTIONS: gcp.cloudbuild.TriggerBuildOptionsArgsDict = {
     **LOGGING_OPTIONS, "requested_verify_option": "VERIFIED"}
 
 
-def build_spec(image: pulumi.Input[str], cache_image: pulumi.Input[str], source_url: str, mutable_tags: bool,
+def build_spec(image: pulumi.Input[str], cache_image: pulumi.Input[str] | None, source_url: str, mutable_tags: bool,
                app_dir: str = "app", fail_on_severity: str | None = None,
                region: str = "us-central1") -> gcp.cloudbuild.TriggerBuildArgsDict:
-    """CACHE_IMAGE: the image's path in the build cache repository, the only place --cache-from reads."""
+    """CACHE_IMAGE: the image's path in the build cache repository, the only place --cache-from reads;
+    None: no registry cache (the default, see CACHE_REF)."""
     tags = image_tags(mutable_tags)
-    image_env, cache_env = _literal("IMAGE=", image), _literal("CACHE_IMAGE=", cache_image)
-    steps: list[gcp.cloudbuild.TriggerBuildStepArgsDict] = [
-        {"id": "find-cache", "name": GCLOUD_IMAGE, "entrypoint": "bash", "args": ["-c", FIND_CACHE_SCRIPT],
-         "envs": [cache_env]},
-        {"id": "build", "name": DOCKER_IMAGE, "entrypoint": "sh", "args": ["-c", build_script(app_dir, tags)],
-         "envs": [*BUILD_ENV, image_env, cache_env, f"SOURCE={source_url}"], "wait_fors": ["find-cache"]},
-    ]
+    image_env = _literal("IMAGE=", image)
+    build: gcp.cloudbuild.TriggerBuildStepArgsDict = {
+        "id": "build", "name": DOCKER_IMAGE, "entrypoint": "sh",
+        "args": ["-c", build_script(app_dir, tags, cache=cache_image is not None)],
+        "envs": [*BUILD_ENV, image_env, f"SOURCE={source_url}"]}
+    steps: list[gcp.cloudbuild.TriggerBuildStepArgsDict] = [build]
+    pushed = [_literal(image, f":{tag}") for tag in tags]
+    if cache_image is not None:
+        cache_env = _literal("CACHE_IMAGE=", cache_image)
+        build["envs"] = [*BUILD_ENV, image_env, cache_env, f"SOURCE={source_url}"]
+        build["wait_fors"] = ["find-cache"]
+        steps.insert(0, {"id": "find-cache", "name": GCLOUD_IMAGE, "entrypoint": "bash",
+                         "args": ["-c", FIND_CACHE_SCRIPT], "envs": [cache_env]})
+        pushed.append(_literal(cache_image, ":" + BUILD_TAG))
     if fail_on_severity is not None:
         # The image is still only in the build's Docker daemon: a failed gate means no push at all.
         script = gate_script(f'"$$IMAGE:{tags[0]}"', fail_on_severity, scan_location(region), remote=False)
@@ -128,7 +145,7 @@ def build_spec(image: pulumi.Input[str], cache_image: pulumi.Input[str], source_
     return {
         "steps": steps,
         # Listed images are pushed by Cloud Build itself, after every step passed, with provenance.
-        "images": [*(_literal(image, f":{tag}") for tag in tags), _literal(cache_image, ":" + BUILD_TAG)],
+        "images": pushed,
         "options": PROVENANCE_OPTIONS,
         "timeout": "900s",
     }

@@ -77,7 +77,8 @@ class BuildTrigger(pulumi.ComponentResource):
         grants: list[pulumi.Resource] = [
             # Push (and pull the cache) on this repository only, through its one IAM interface.
             args.repository.grant("image-builder", member, "writer"),
-            # The build cache: the builder is its only writer, and --cache-from reads only there.
+            # The build cache (registryCache only): the stack grants no other writer, and --cache-from
+            # reads only there.
             *([args.repository.grant("image-builder", member, "writer", cache=True)]
               if args.repository.cache is not None else []),
             # Build logs: Cloud Logging's writer role exists only project-wide.
@@ -117,9 +118,9 @@ class BuildTrigger(pulumi.ComponentResource):
         self.name = trigger_name(args.image_name)
         self.run_command: str | None = None
         if args.promotion_source is None:
+            # Only with buildTrigger.registryCache (off by default): see build_spec's CACHE_REF note.
             cache_path = args.repository.cache_path
-            assert cache_path is not None  # the stack creates the cache wherever its trigger builds
-            cache_image = cache_path.apply(lambda path: f"{path}/{args.image_name}")
+            cache_image = None if cache_path is None else cache_path.apply(lambda path: f"{path}/{args.image_name}")
             build = build_spec(image, cache_image, url, args.mutable_tags, args.app_dir, args.fail_on_severity,
                                args.region)
             what = f"Rebuilds {args.image_name} when {args.app_dir}/ changes on {s.branch}"

@@ -39,6 +39,8 @@ PROMOTED = (SAMPLE["_IMAGE"], fx.IMAGE, fx.REPOSITORY, fx.TRIGGER, fx.BRANCH)
 SPECS = {
     "build": lambda: build_spec(*BUILT_INTO, True),
     "build-gated": lambda: build_spec(*BUILT_INTO, False, "app", "HIGH", "asia-northeast3"),
+    # The default: no registry cache (buildTrigger.registryCache off).
+    "build-uncached": lambda: build_spec(SAMPLE["_IMAGE"], None, SAMPLE["_SOURCE"], False, "app", "HIGH", "us-east1"),
     "promotion": lambda: promotion_spec(*PROMOTED, None, "asia-northeast3"),
     "promotion-gated": lambda: promotion_spec(*PROMOTED, "CRITICAL", "europe-west1"),
 }
@@ -219,7 +221,9 @@ def test_gcloud_build_config_loader_accepts_the_build(tmp_path: Path, kind: str)
     assert [s.get("waitFor") for s in build["steps"]] == [s.get("wait_fors") for s in spec["steps"]]
     if kind.startswith("build"):
         assert build["options"] == {"logging": "CLOUD_LOGGING_ONLY", "requestedVerifyOption": "VERIFIED"}
-        assert build["steps"][1]["env"] == ["DOCKER_BUILDKIT=1", *(f"{k}={v}" for k, v in LITERALS.items())]
+        cached = kind != "build-uncached"
+        assert build["steps"][int(cached)]["env"] == ["DOCKER_BUILDKIT=1", *(
+            f"{k}={v}" for k, v in LITERALS.items() if cached or k != "CACHE_IMAGE")]
         assert build["images"][0] == f"{SAMPLE['_IMAGE']}:${{SHORT_SHA}}-${{BUILD_ID}}"
     else:
         assert build["options"] == {"logging": "CLOUD_LOGGING_ONLY"} and "images" not in build

@@ -60,8 +60,8 @@ def test_builder_account_and_its_exact_grants(gen1: StackRun) -> None:
     repo_roles = [(m.inputs["repository"], m.inputs["role"])
                   for m in gen1.of_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
                   if m.inputs["member"] == member]
-    assert sorted(repo_roles) == [("images", "roles/artifactregistry.writer"),
-                                  ("images-buildcache", "roles/artifactregistry.writer")]
+    # No build cache unless buildTrigger.registryCache: nothing else to write.
+    assert sorted(repo_roles) == [("images", "roles/artifactregistry.writer")]
     every_role = {str(r.inputs.get("role")) for r in gen1.resources if r.inputs.get("member") == member}
     assert not every_role & {"roles/owner", "roles/editor", "roles/artifactregistry.admin",
                              "roles/cloudbuild.builds.builder"}
@@ -72,10 +72,10 @@ REPO_GRANT = "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"
 
 
 def test_the_build_cache_is_a_repository_only_the_builder_writes() -> None:
-    """BuildKit trusts --cache-from layers: they come only from a repository whose one writer is the
-    builder, whatever readers and writers the stack's own repository has."""
+    """BuildKit trusts --cache-from layers: they come only from a repository whose one writer this
+    stack grants is the builder, whatever readers and writers the stack's own repository has."""
     run = run_stack("dev", overrides={
-        f"{NS}:buildTrigger": {"githubRepository": "acme/site"},
+        f"{NS}:buildTrigger": {"githubRepository": "acme/site", "registryCache": True},
         f"{NS}:artifactRegistry": {"readers": ["group:readers@example.com"], "writers": ["user:dev@example.com"]}})
     cache = run.one(CACHE_REPO, "build-cache")
     assert cache.inputs["repositoryId"] == "images-buildcache" and cache.inputs["mode"] == "STANDARD_REPOSITORY"
@@ -97,13 +97,25 @@ def test_the_build_cache_is_a_repository_only_the_builder_writes() -> None:
     assert f"{REPO_GRANT}:cache-writer-image-builder" in run.deps_of(run.one(TRIGGER))
 
 
-def test_the_build_cache_is_protected_in_production(gen1_prod: StackRun) -> None:
-    assert gen1_prod.one(CACHE_REPO, "build-cache").protect is True
+def test_the_build_cache_is_protected_in_production() -> None:
+    assert with_trigger("prod", registryCache=True).one(CACHE_REPO, "build-cache").protect is True
 
 
 def test_no_build_cache_where_nothing_is_built(dev: StackRun, promoting: StackRun) -> None:
     for run in (dev, promoting):
         assert not [r for r in run.of_type(CACHE_REPO) if r.name == "build-cache"]
+
+
+def test_no_registry_cache_by_default(gen1: StackRun, gen1_prod: StackRun) -> None:
+    """A cache anyone with push rights could poison would feed layers into images Cloud Build signs
+    and prod promotes: off unless buildTrigger.registryCache is set."""
+    for run in (gen1, gen1_prod):
+        assert not [r for r in run.of_type(CACHE_REPO) if r.name == "build-cache"]
+        build = run.one(TRIGGER).inputs["build"]
+        assert [s["id"] for s in build["steps"]][:1] == ["build"] and "find-cache" not in str(build["steps"])
+        script = build["steps"][0]["args"][1]
+        assert "--cache-from" not in script and "CACHE_IMAGE" not in script and "wait_fors" not in build["steps"][0]
+        assert not [i for i in build["images"] if "buildcache" in i]
 
 
 def test_first_generation_trigger(gen1: StackRun) -> None:
@@ -121,14 +133,16 @@ def test_first_generation_trigger(gen1: StackRun) -> None:
 
 def test_steps_build_from_the_app_folder_with_pinned_builders(gen1: StackRun) -> None:
     build = gen1.one(TRIGGER).inputs["build"]
-    assert [(s["id"], s["name"]) for s in build["steps"]] == [("find-cache", GCLOUD_IMAGE), ("build", DOCKER_IMAGE)]
-    script = build["steps"][1]["args"][1]
-    assert "--cache-from" in script and "--platform linux/amd64" in script and script.rstrip().endswith(" app")
+    assert [(s["id"], s["name"]) for s in build["steps"]] == [("build", DOCKER_IMAGE)]
+    script = build["steps"][0]["args"][1]
+    assert "--platform linux/amd64" in script and script.rstrip().endswith(" app")
+    cached = with_trigger("dev", registryCache=True).one(TRIGGER).inputs["build"]
+    assert [(s["id"], s["name"]) for s in cached["steps"]] == [("find-cache", GCLOUD_IMAGE), ("build", DOCKER_IMAGE)]
+    assert "--cache-from" in cached["steps"][1]["args"][1]
     # Literals, not substitutions: a run's --substitutions cannot redirect them.
     assert "substitutions" not in build
-    assert build["steps"][1]["envs"] == [
+    assert build["steps"][0]["envs"] == [
         "DOCKER_BUILDKIT=1", "IMAGE=asia-northeast3-docker.pkg.dev/image-sharing-dev/images/hello-nginx",
-        "CACHE_IMAGE=asia-northeast3-docker.pkg.dev/image-sharing-dev/images-buildcache/hello-nginx",
         "SOURCE=https://github.com/acme/site"]
 
 
@@ -137,11 +151,12 @@ def test_moving_tag_only_with_mutable_tags(gen1: StackRun, gen1_prod: StackRun) 
 
     def image(stack: str, repository: str = "images") -> str:
         return f"asia-northeast3-docker.pkg.dev/image-sharing-{stack}/{repository}/hello-nginx"
-    assert gen1.one(TRIGGER).inputs["build"]["images"] == [
-        f"{image('dev')}:{tag}", f"{image('dev')}:latest", f"{image('dev', 'images-buildcache')}:{tag}"]
+    assert gen1.one(TRIGGER).inputs["build"]["images"] == [f"{image('dev')}:{tag}", f"{image('dev')}:latest"]
     prod_build = gen1_prod.one(TRIGGER).inputs["build"]
-    assert prod_build["images"] == [f"{image('prod')}:{tag}", f"{image('prod', 'images-buildcache')}:{tag}"]
-    assert ":latest" not in prod_build["steps"][1]["args"][1]
+    assert prod_build["images"] == [f"{image('prod')}:{tag}"]
+    assert ":latest" not in prod_build["steps"][0]["args"][1]
+    cached = with_trigger("prod", registryCache=True).one(TRIGGER).inputs["build"]
+    assert cached["images"] == [f"{image('prod')}:{tag}", f"{image('prod', 'images-buildcache')}:{tag}"]
 
 
 def test_approval_in_production_by_default_and_as_config(gen1_prod: StackRun) -> None:
@@ -295,14 +310,14 @@ def test_production_gates_on_critical_findings_by_default(gen1_prod: StackRun) -
 def test_dev_has_provenance_but_no_gate_unless_asked(gen1: StackRun) -> None:
     build = gen1.one(TRIGGER).inputs["build"]
     assert build["options"]["requestedVerifyOption"] == "VERIFIED"
-    assert [s["id"] for s in build["steps"]] == ["find-cache", "build"]
+    assert [s["id"] for s in build["steps"]] == ["build"]
     assert not [r for r in gen1.resources if r.name == "image-builder-scans"]
     assert "ondemandscanning.googleapis.com" not in gen1.outputs["enabledApis"]
     assert "containeranalysis.googleapis.com" in gen1.outputs["enabledApis"]
     gated = with_trigger("dev", failOnSeverity="HIGH")
     assert "grep -Exq 'HIGH|CRITICAL'" in gated.one(TRIGGER).inputs["build"]["steps"][-1]["args"][1]
     off = with_trigger("prod", failOnSeverity="OFF")
-    assert [s["id"] for s in off.one(TRIGGER).inputs["build"]["steps"]] == ["find-cache", "build"]
+    assert [s["id"] for s in off.one(TRIGGER).inputs["build"]["steps"]] == ["build"]
 
 
 def test_provenance_commands(gen1: StackRun) -> None:

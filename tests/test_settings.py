@@ -244,9 +244,17 @@ def test_the_github_token_version_names_the_stacks_own_project_by_id() -> None:
 
 def test_the_build_cache_repository_name_must_fit() -> None:
     long_id = "a" * 53  # fits alone (63), not with "-buildcache"
-    trigger = {f"{NS}:buildTrigger": {"githubRepository": "acme/site"}}
+    trigger = {f"{NS}:buildTrigger": {"githubRepository": "acme/site", "registryCache": True}}
     message = refused("dev", {**trigger, **ar(repositoryId=long_id)})
     assert (f"artifactRegistry.repositoryId = '{long_id}': expected at most 52 characters with "
-            "buildTrigger.githubRepository: the build cache repository is named aaaaaaaa...-buildcache (64 characters, "
+            "buildTrigger.registryCache: the build cache repository is named aaaaaaaa...-buildcache (64 characters, "
             "63 at most)") in message
     run_stack("dev", overrides={**trigger, **ar(repositoryId="a" * 52)})
+
+
+def test_registry_cache_is_refused_with_promotion() -> None:
+    message = refused("prod", {f"{NS}:buildTrigger": {"githubRepository": "acme/site", "registryCache": True},
+                               f"{NS}:promotion": {
+                                   "sourceRepository": "asia-northeast3-docker.pkg.dev/image-sharing-dev/images"},
+                               f"{NS}:sampleImage": {"enabled": False}})
+    assert "buildTrigger.registryCache = true: expected false with promotion.sourceRepository" in message

@@ -81,7 +81,7 @@ def derived_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
     if s.uses_build_cache and len(build_cache) > names.REPOSITORY_ID_MAX:
         longest = names.REPOSITORY_ID_MAX - len(names.BUILD_CACHE_SUFFIX)
         problems.append(Problem(f"{ns}:artifactRegistry.repositoryId", ar.repository_id,
-                                f"at most {longest} characters with buildTrigger.githubRepository: the build "
+                                f"at most {longest} characters with buildTrigger.registryCache: the build "
                                 f"cache repository is named {ar.repository_id[:8]}...{names.BUILD_CACHE_SUFFIX} "
                                 f"({len(build_cache)} characters, {names.REPOSITORY_ID_MAX} at most)"))
     if s.uses_build_trigger and s.gcp:

@@ -56,6 +56,11 @@ class BuildTriggerSettings:
     approvers: tuple[str, ...] = setting(
         (), check=checks.all_of(checks.each(checks.iam_member), checks.distinct),
         doc="Members granted roles/cloudbuild.builds.approver (project-wide) to approve waiting builds.")
+    registry_cache: bool = setting(
+        False, doc="Build with --cache-from the newest image in a build cache repository (faster builds). Off: "
+                   "BuildKit trusts cached layers and Cloud Build signs the result, so anyone who can push "
+                   "there (the builder, project Owners/Editors, principals with actAs on the builder) could "
+                   "slip layers into a signed image that prod promotes. See docs/image-pipeline.md.")
     fail_on_severity: Literal["OFF", "LOW", "MEDIUM", "HIGH", "CRITICAL"] | None = setting(
         None, doc="Scan each image before it is pushed (On-Demand Scanning) and fail the build on a finding "
                   "at or above this severity. Unset: CRITICAL in production, OFF elsewhere.")
@@ -128,6 +133,9 @@ def cross_checks(s: Settings, ns: str, problems: list[Problem]) -> None:
     if source is not None and s.gcp and source.split("/")[1:] == [s.gcp.project, s.artifact_registry.repository_id]:
         problems.append(Problem(f"{ns}:promotion.sourceRepository", source,
                                 "another stack's repository (this is the stack's own)"))
+    if source is not None and trigger.registry_cache:
+        problems.append(Problem(f"{ns}:buildTrigger.registryCache", True,
+                                "false with promotion.sourceRepository: a promoting stack builds nothing"))
     if s.pipeline_only_repository and s.sample_image.enabled:
         why = "production: true" if s.production else f"promotion.sourceRepository is set ({source})"
         problems.append(Problem(f"{ns}:sampleImage.enabled", True,

@@ -59,8 +59,10 @@ class Settings:
 
     @property
     def uses_build_cache(self) -> bool:
-        """The trigger builds (it does not promote): its cache gets a repository of its own."""
-        return self.uses_build_trigger and self.promotion.source_repository is None
+        """The trigger builds (it does not promote) with buildTrigger.registryCache: its cache gets a
+        repository of its own."""
+        return (self.uses_build_trigger and self.promotion.source_repository is None
+                and self.build_trigger.registry_cache)
 
     @property
     def pipeline_only_repository(self) -> bool:
