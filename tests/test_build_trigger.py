@@ -5,6 +5,7 @@ that make the first build's permissions exist before the trigger."""
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,7 +99,11 @@ def test_the_build_cache_is_a_repository_only_the_builder_writes() -> None:
 
 
 def test_the_build_cache_is_protected_in_production() -> None:
-    assert with_trigger("prod", registryCache=True).one(CACHE_REPO, "build-cache").protect is True
+    cache = with_trigger("prod", registryCache=True).one(CACHE_REPO, "build-cache")
+    assert cache.protect is True
+    # Turning the cache off (or promoting) deletes it: the docs' unprotect command names its real URN.
+    docs = (Path(__file__).parent.parent / "docs" / "image-pipeline.md").read_text()
+    assert f"pulumi state unprotect '{cache.urn}' --stack prod" in docs
 
 
 def test_no_build_cache_where_nothing_is_built(dev: StackRun, promoting: StackRun) -> None:
