@@ -9,8 +9,9 @@ very dict handed to `docker.Image(build=...)`, so a build argument cannot be add
 pulumi-docker's digest and Docker's COPY both take each file's mode from the disk, and a checkout's
 modes follow the umask (0664 on a laptop with umask 002, 0644 in CI with 022). So the image is built
 from a copy of app/ whose modes are what git records: 0755 for a file with its owner-executable bit,
-0644 for any other, 0755 for directories. The same commit then gives the same tag, the same
-pulumi-docker digest and the same image layers on any machine."""
+0644 for any other, 0755 for directories. COPY also keeps each file's mtime in the layer, and a fresh
+copy gets the time of the copy: every staged entry gets STAGED_MTIME instead. The same commit then
+gives the same tag, the same pulumi-docker digest and the same image layers on any machine."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ STAGED_APP = Path(".build-context") / "app"
 TAG_PREFIX = "src-"
 PLATFORM = "linux/amd64"
 REVISION_ARG = "REVISION"  # the tag itself, so a pure function of the other inputs
+# Every staged file's and directory's mtime (the Unix epoch): layers carry mtimes, git records none.
+STAGED_MTIME = 0
 
 
 def pulumi_docker_version() -> str:
@@ -91,16 +94,22 @@ def _listing(root: Path) -> list[tuple[str, int, bytes]]:
     return entries
 
 
-def _as_is(root: Path) -> list[tuple[str, int, bytes]]:
-    """ROOT's listing with the modes on disk (to tell whether a staged copy is still right)."""
+def _as_is(root: Path) -> list[tuple[str, int, bytes]] | None:
+    """ROOT's listing with the modes on disk (to tell whether a staged copy is still right); None if
+    an entry's mtime is not STAGED_MTIME."""
+    paths = sorted(root.rglob("*"))
+    if any(p.lstat().st_mtime != STAGED_MTIME for p in [root, *paths]):
+        return None
     return [(p.relative_to(root).as_posix(), stat.S_IMODE(p.lstat().st_mode),
-             b"" if p.is_dir() else p.read_bytes()) for p in sorted(root.rglob("*"))]
+             b"" if p.is_dir() else p.read_bytes()) for p in paths]
 
 
 def stage_context(source: Path, target: Path) -> None:
-    """Makes TARGET an exact copy of SOURCE with git's modes (git_mode), whatever the umask. An
-    up-to-date copy is left alone; otherwise a new one is written beside it and swapped in, so a
-    concurrent reader sees the old copy or the new one, never half of one."""
+    """Makes TARGET an exact copy of SOURCE with git's modes (git_mode), whatever the umask, and every
+    entry's mtime STAGED_MTIME. An up-to-date copy is left alone; otherwise a new one is written beside
+    it and renamed into place. Not atomic: between moving the old copy aside and renaming the new one
+    in, TARGET is missing for a moment, so a concurrent reader may find no copy (never half of one).
+    Pulumi runs one program per stack at a time; two stacks' `pulumi up` in one checkout could meet it."""
     wanted = _listing(source)
     if target.is_dir() and stat.S_IMODE(target.stat().st_mode) == 0o755 and _as_is(target) == wanted:
         return
@@ -115,6 +124,9 @@ def stage_context(source: Path, target: Path) -> None:
             path.write_bytes(content)
         os.chmod(path, mode)  # explicit: mkdir and open are subject to the umask
     os.chmod(fresh, 0o755)
+    # Deepest first: writing an entry changes its directory's mtime.
+    for path in [*sorted(fresh.rglob("*"), key=lambda p: len(p.parts), reverse=True), fresh]:
+        os.utime(path, (STAGED_MTIME, STAGED_MTIME), follow_symlinks=False)
     old = target.parent / f".{target.name}.old.{uuid.uuid4().hex}"
     if target.exists():
         os.rename(target, old)

@@ -19,6 +19,7 @@ from components.app_source import (
     APP_DIR,
     PROJECT_DIR,
     STAGED_APP,
+    STAGED_MTIME,
     build_tag,
     image_build,
     sample_site_build,
@@ -297,6 +298,19 @@ def test_the_copy_follows_app_exactly(origin: Path, tmp_path: Path) -> None:
     assert removed not in (first, executable) and not (root / STAGED_APP / "site" / "run.sh").exists()
     leftovers = [p.name for p in (root / STAGED_APP).parent.iterdir() if p.name != "app"]
     assert leftovers == []
+
+
+def test_every_staged_entry_has_the_fixed_mtime(tmp_path: Path) -> None:
+    """Docker's COPY keeps mtimes in the layer: a fresh copy's times would make layers differ between
+    machines (and between two stagings) although tag and pulumi-docker digest agree."""
+    target = tmp_path / "staged"
+    stage_context(APP_DIR, target)
+    entries = [target, *target.rglob("*")]
+    assert len(entries) > 3 and {p.lstat().st_mtime for p in entries} == {STAGED_MTIME}
+    # A copy whose times were touched is no longer up to date: staged again, with the fixed time.
+    os.utime(target / "Dockerfile")
+    stage_context(APP_DIR, target)
+    assert {p.lstat().st_mtime for p in [target, *target.rglob("*")]} == {STAGED_MTIME}
 
 
 def test_an_up_to_date_copy_is_not_rewritten(tmp_path: Path) -> None:
