@@ -5,7 +5,7 @@ from dataclasses import replace
 import pulumi
 import pulumi_gcp as gcp
 
-from components.app_source import sample_site_build
+from components.app_source import sample_tag
 from components.artifact_repository import ArtifactRepository, ArtifactRepositoryArgs, KeptImage
 from components.budget import ProjectBudget, ProjectBudgetArgs
 from components.build_trigger import BuildTrigger, BuildTriggerArgs
@@ -39,8 +39,9 @@ settings = load_settings()  # fails here, before any resource, on a bad config v
 registry = settings.registry
 outputs: dict[str, object] = {"target": settings.target}
 repo_url = settings.build_trigger.github_repository
-sample_build = sample_site_build(f"https://github.com/{repo_url}" if repo_url else "unknown")
-image_name, image_tag = settings.sample_image.name, sample_build.tag
+sample_build, image_tag = sample_tag(f"https://github.com/{repo_url}" if repo_url else "unknown",
+                                     settings.sample_image.enabled)
+image_name = settings.sample_image.name
 push_targets: list[PushTarget] = []
 
 credentials = None
@@ -173,7 +174,7 @@ if hub_user:
         key="dockerHub", server="docker.io", repository=f"docker.io/{hub_user}",
         image_name=settings.sample_image.docker_hub_repository))
 
-if settings.sample_image.enabled and push_targets:
+if sample_build is not None and push_targets:
     sample = SampleImage("sample-image", SampleImageArgs(name=image_name, targets=push_targets, build=sample_build))
     outputs["sampleImage"] = image_outputs(sample)
 

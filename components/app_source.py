@@ -142,3 +142,15 @@ def sample_site_build(source_url: str, root: Path = PROJECT_DIR) -> ImageBuild:
     build: docker.DockerBuildArgsDict = {"context": context, "dockerfile": f"{context}/Dockerfile",
                                          "platform": PLATFORM, "args": {"SOURCE": source_url}}
     return image_build(build, root)
+
+
+def sample_tag(source_url: str, enabled: bool, root: Path = PROJECT_DIR) -> tuple[ImageBuild | None, str]:
+    """The sample image's build (staged, see stage_context) when the stack pushes it; else no build and
+    no staging (production and promotion push nothing from app/), only a tag for the printed
+    walkthrough commands: a hash of app/ as git records it (paths, modes, bytes)."""
+    if enabled:
+        build = sample_site_build(source_url, root)
+        return build, build.tag
+    listing = [(path, mode, hashlib.sha256(content).hexdigest()) for path, mode, content in _listing(root / "app")]
+    return None, TAG_PREFIX + hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:12]
+

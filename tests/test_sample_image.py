@@ -357,3 +357,20 @@ def test_no_per_run_token_reaches_a_production_stack(stack: str, overrides: dict
 def test_the_token_check_sees_a_token_where_there_is_one(dev: StackRun) -> None:
     assert [r.name for r in dev.resources if _holds(unwrap(r.inputs), ACCESS_TOKEN)] == [
         "sample-image-artifactRegistry"]
+
+
+def test_app_is_staged_only_where_the_stack_pushes_the_sample_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production (sample image off) builds nothing from app/: the program must not write the staged
+    copy there; its walkthrough commands still get a content-derived tag."""
+    import components.app_source as app_source
+
+    def refuse(source: Path, target: Path) -> None:
+        raise AssertionError(f"staged {source} -> {target}")
+    monkeypatch.setattr(app_source, "stage_context", refuse)
+    prod = run_stack("prod")
+    assert not prod.of_type("docker:index/image:Image")
+    tag = app_source.sample_tag("unknown", enabled=False)[1]
+    assert re.fullmatch(r"src-[0-9a-f]{12}", tag)
+    assert f"manual-{tag.removeprefix('src-')}" in str(prod.outputs)
+    with pytest.raises(AssertionError, match="staged"):
+        run_stack("dev")
