@@ -21,12 +21,11 @@ import json
 import re
 import shlex
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -59,7 +58,7 @@ from components.registry_config import (
 )
 from components.settings import RegistrySettings
 from tests.oci import write_index_layout, write_layout
-from tests.peers import binary, free_port
+from tests.peers import binary, free_port, serving
 from tests.test_registry_real import PASSWORD, USER, Registry, request, skopeo
 from tests.test_registry_vm_files import recording_curl, verify_unit
 
@@ -196,12 +195,8 @@ class _FakeGcs(BaseHTTPRequestHandler):
 @pytest.fixture
 def gcs() -> Iterator[str]:
     _FakeGcs.objects, _FakeGcs.auth, _FakeGcs.failing, _FakeGcs.late = {}, set(), False, 0.0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeGcs)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    with serving(_FakeGcs) as url:
+        yield url
 
 
 class Vm:

@@ -30,7 +30,7 @@ from components.registry_config import (
     vm_unit,
 )
 from components.settings import RegistrySettings, RegistryVmSettings
-from tests.peers import binary
+from tests.peers import binary, serving
 
 pytestmark = pytest.mark.integration
 SETTINGS = RegistrySettings()
@@ -178,12 +178,8 @@ class _FakeGoogle(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fake_google() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeGoogle)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    with serving(_FakeGoogle) as url:
+        yield url
 
 
 def fetch(url: str, *pairs: str) -> subprocess.CompletedProcess[str]:
