@@ -131,7 +131,7 @@ def test_a_pkg_dev_image_that_names_no_repository_is_refused(image: str) -> None
 
 @pytest.mark.parametrize(("repository_id", "resource", "config"), [
     ("images-dockerhub", "dockerhub-proxy", {"artifactRegistry": {"dockerHubProxy": True}}),
-    ("images-buildcache", "build-cache", {"buildTrigger": {"githubRepository": "acme/site"}})])
+    ("images-buildcache", "build-cache", {"buildTrigger": {"githubRepository": "acme/site", "registryCache": True}})])
 def test_an_image_from_the_stacks_cache_repositories_waits_for_that_repository(
         repository_id: str, resource: str, config: dict[str, object]) -> None:
     """The Docker Hub cache and the build cache are made by this stack too: on the first `up` the grant
