@@ -105,10 +105,7 @@ if settings.gcp is not None:
     if settings.uses_registry_vm and credentials is not None:
         network = RegistryNetwork("registry-network", RegistryNetworkArgs(
             project=project, region=settings.gcp.region, vm=settings.registry_vm, registry_port=registry.port,
-            services=services, flow_logs=settings.flow_logs,
-            # the external load balancer is watched through its own metrics, not probed privately
-            uptime_checks=settings.uses_alerts and not (settings.registry_vm.mode == "group"
-                                                        and settings.registry_vm.group.load_balancer == "external")),
+            services=services, flow_logs=settings.flow_logs, uptime_checks=settings.uses_private_uptime_checks),
             gcp_opts)
         host = RegistryHost("registry-host", RegistryHostArgs(
             project=project,
@@ -150,8 +147,7 @@ if settings.gcp is not None:
             monitoring = RegistryMonitoring("registry-monitoring", RegistryMonitoringArgs(
                 project=project, region=settings.gcp.region, alerts=settings.alerts, network=network.network,
                 registry_port=registry.port, services=services,
-                instances={name: WatchedInstance(instance.instance_id, instance.network_interfaces.apply(
-                    lambda nics: nics[0].network_ip or "")) for name, instance in instances.items()},
+                instances={name: WatchedInstance.of(instance) for name, instance in instances.items()},
                 data_disk=settings.registry_vm.storage == "disk",
                 load_balancer=None if group is None else WatchedLoadBalancer(
                     "internal" if group.internal else "external", group.address, group.forwarding_rule.name),

@@ -73,6 +73,11 @@ class WatchedInstance:
     instance_id: pulumi.Input[str]
     address: pulumi.Input[str]
 
+    @staticmethod
+    def of(instance: gcp.compute.Instance) -> WatchedInstance:
+        return WatchedInstance(instance.instance_id,
+                               instance.network_interfaces.apply(lambda nics: nics[0].network_ip or ""))
+
 
 @dataclass(frozen=True)
 class WatchedLoadBalancer:

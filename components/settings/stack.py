@@ -86,6 +86,13 @@ class Settings:
         return self.uses_registry_vm and self.alerts.email is not None
 
     @property
+    def uses_private_uptime_checks(self) -> bool:
+        """Alerts probe the registry from inside the VPC, except behind the external load balancer, which
+        is watched through its own request metrics."""
+        vm = self.registry_vm
+        return self.uses_alerts and not (vm.mode == "group" and vm.group.load_balancer == "external")
+
+    @property
     def flow_logs(self) -> FlowLogSettings | None:
         """The flow logs of the subnet the stack creates (none on a network the user brings)."""
         vm = self.registry_vm
