@@ -86,6 +86,12 @@ def test_gate_blocks_its_severity_and_above(fail_on: str, blocking: str) -> None
     assert f"grep -Exq '{blocking}' /workspace/scan.severities" in bs.gate_script('"$$X"', fail_on, "us", False)
 
 
+def test_build_script_reads_the_cache_unless_told_not_to() -> None:
+    tags = bs.image_tags(False)
+    assert bs.build_script("app", tags) == bs.build_script("app", tags, cache=True)
+    assert "--cache-from" in bs.build_script("app", tags) and "--cache-from" not in bs.build_script("app", tags, False)
+
+
 def test_image_tags() -> None:
     assert bs.image_tags(False) == ["${SHORT_SHA}-${BUILD_ID}"]
     assert bs.image_tags(True) == ["${SHORT_SHA}-${BUILD_ID}", "latest"]
