@@ -1,8 +1,9 @@
 """Golden renders of the registry's garbage-collection units (components/registry_config.py `gc_units`),
-the registry unit and user-data of a stack whose VMs share a bucket, word for word: on its own disk and on a
-shared bucket (the read-only window, its handshake and the mode timer), with and without the credential
-helper an Artifact Registry image needs. systemd warns and goes on past a misspelled key, so a changed
-key, path, flag or timeout would fail nowhere else before a VM runs it; here any change fails.
+and of the registry unit, its two configs (read-write and read-only) and user-data of a stack whose VMs
+share a bucket, word for word: on its own disk and on a shared bucket (the read-only window, its handshake
+and the mode timer), with and without the credential helper an Artifact Registry image needs. systemd warns
+and goes on past a misspelled key and Distribution ignores one it does not know, so a changed key, path,
+flag or timeout would fail nowhere else before a VM runs it; here any change fails.
 
 After an intended change: `.venv/bin/python -m tests.test_registry_gc_renders --write`, then read the diff."""
 
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 from components import registry_config as rc
-from components.registry_config import VmSecret
+from components.registry_config import GcsStorage, VmSecret
 from components.settings import RegistrySettings
 
 GOLDEN = Path(__file__).parent / "data" / "registry_units"
@@ -58,6 +59,13 @@ def cases() -> dict[str, Callable[[], str]]:
         "shared-helper.registry.service": lambda: rc.vm_unit(
             RegistrySettings(port=5443), AR_IMAGE, "proj", SECRETS, False, AR_HOST, BUCKET),
         "shared.user-data.yaml": _user_data,
+        # What a registry serves while a window is open: pulls only, and no upload purging meanwhile.
+        "shared.config-readonly.yml": lambda: rc.render_yaml(rc.registry_config(
+            RegistrySettings(delete_enabled=True), GcsStorage(BUCKET), http_secret=None, listen_host="0.0.0.0",
+            debug_host="", read_only=True)),
+        "shared.config.yml": lambda: rc.render_yaml(rc.registry_config(
+            RegistrySettings(delete_enabled=True), GcsStorage(BUCKET), http_secret=None, listen_host="0.0.0.0",
+            debug_host="")),
     }
 
 
