@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from stackconfig.reader import Problem, parse_object, setting
-from stackconfig.rules import all_of, each, in_range, matches, one_of, schema_of
+from stackconfig.rules import all_of, each, in_range, matches, non_empty, one_of, schema_of
 from tests.harness import BOOTSTRAP, ROOT
 
 
@@ -68,6 +68,17 @@ def test_rules_carry_what_a_schema_can_say() -> None:
     assert schema_of(both) == {"allOf": [{"minimum": 1, "maximum": 3}, {"minimum": 2, "maximum": 4}]}
     assert both(1) == "a number from 2 to 4" and both(3) is None
     assert schema_of(len) == {}
+
+
+def test_schemas_of_non_empty_and_of_combined_rules() -> None:
+    import re
+
+    assert schema_of(non_empty("a branch")) == {"minLength": 1}
+    assert schema_of(each(len)) == {}  # a plain function says nothing of the items: no empty "items"
+    # Parts with distinct keys merge into one object, plain functions adding nothing.
+    merged = all_of(non_empty("x"), len, matches(re.compile("^x$"), "x"))
+    assert schema_of(merged) == {"minLength": 1, "pattern": "^x$", "maxLength": 1000}
+    assert schema_of(all_of(len)) == {} and schema_of(all_of()) == {}
 
 
 SETTINGS_DIR = ROOT / "components" / "settings"
