@@ -202,11 +202,7 @@ def _date(text: _Text, spec: _Spec) -> bool:
     first = _chain(probe, False)
     if probe.peek() in ("", ":"):
         return False  # a time, not a date: parsed again from the start
-    if probe.peek() == "~":
-        spec.end_of_month = True
-    elif probe.peek() != "-":
-        raise CalendarError("`-` between the date's parts")
-    probe.at += 1
+    _date_separator(probe, spec)
     second = _chain(probe, False)
     if probe.peek() in ("", " "):
         probe.skip_spaces()
@@ -214,17 +210,22 @@ def _date(text: _Text, spec: _Spec) -> bool:
         return False
     if spec.end_of_month:
         raise CalendarError("`~` only before the day")
-    if probe.peek() == "~":
-        spec.end_of_month = True
-    elif probe.peek() != "-":
-        raise CalendarError("`-` between the date's parts")
-    probe.at += 1
+    _date_separator(probe, spec)
     third = _chain(probe, False)
     if probe.peek() not in ("", " "):
         raise CalendarError("a space after the date")
     probe.skip_spaces()
     text.at, spec.year, spec.month, spec.day = probe.at, first, second, third
     return False
+
+
+def _date_separator(probe: _Text, spec: _Spec) -> None:
+    """`-` between a date's parts, or `~` (counting the day from the month's end)."""
+    if probe.peek() == "~":
+        spec.end_of_month = True
+    elif probe.peek() != "-":
+        raise CalendarError("`-` between the date's parts")
+    probe.at += 1
 
 
 def _timestamp(text: _Text, spec: _Spec) -> None:
