@@ -21,6 +21,17 @@ INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 
 
+def _manifest(layout: Path, config: bytes, layer: dict[str, object]) -> dict[str, object]:
+    """An image manifest of `config` and one layer, stored in the layout's blobs; returns its descriptor."""
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": MANIFEST_MEDIA_TYPE,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": _blob(layout, config), "size": len(config)},
+        "layers": [layer],
+    }).encode()
+    return {"mediaType": MANIFEST_MEDIA_TYPE, "digest": _blob(layout, manifest), "size": len(manifest)}
+
+
 def _image(layout: Path, content: bytes, architecture: str) -> dict[str, object]:
     """One platform's image manifest in the layout's blobs; returns its descriptor."""
     tar_bytes = io.BytesIO()
@@ -33,15 +44,9 @@ def _image(layout: Path, content: bytes, architecture: str) -> dict[str, object]
     config = json.dumps({"architecture": architecture, "os": "linux",
                          "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hashlib.sha256(layer).hexdigest()}"]},
                          }).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": MANIFEST_MEDIA_TYPE,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": _blob(layout, config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": _blob(layout, layer_gz), "size": len(layer_gz)}],
-    }).encode()
-    return {"mediaType": MANIFEST_MEDIA_TYPE, "digest": _blob(layout, manifest), "size": len(manifest),
-            "platform": {"architecture": architecture, "os": "linux"}}
+    layer_descriptor = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": _blob(layout, layer_gz), "size": len(layer_gz)}
+    return {**_manifest(layout, config, layer_descriptor), "platform": {"architecture": architecture, "os": "linux"}}
 
 
 def _attestation(layout: Path, subject: str) -> dict[str, object]:
@@ -54,15 +59,10 @@ def _attestation(layout: Path, subject: str) -> dict[str, object]:
     config = json.dumps({"architecture": "unknown", "os": "unknown", "config": {},
                          "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hashlib.sha256(statement).hexdigest()}"]},
                          }).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": MANIFEST_MEDIA_TYPE,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": _blob(layout, config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": _blob(layout, statement),
-                    "size": len(statement),
-                    "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}],
-    }).encode()
-    return {"mediaType": MANIFEST_MEDIA_TYPE, "digest": _blob(layout, manifest), "size": len(manifest),
+    layer_descriptor = {"mediaType": "application/vnd.in-toto+json", "digest": _blob(layout, statement),
+                        "size": len(statement),
+                        "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}
+    return {**_manifest(layout, config, layer_descriptor),
             "platform": {"architecture": "unknown", "os": "unknown"},
             "annotations": {"vnd.docker.reference.digest": subject,
                             "vnd.docker.reference.type": "attestation-manifest"}}
